@@ -1,4 +1,4 @@
-"""Two-dimensional data sets of the paper's synthetic experiments.
+"""Two-dimensional data sets of the synthetic experiments of Thanh-Tung et al. (ICLR 2019).
 
 Every sampler takes a ``torch.Generator`` so that a seed fixes the samples,
 and returns a float32 tensor of shape ``(n, 2)``. The constants follow the
@@ -71,7 +71,7 @@ class _Gaussian2d:
 
 @dataclass(frozen=True)
 class GaussianPair:
-    """Fixed finite samples from the two Gaussians of the paper's Figure 1.
+    """Fixed finite samples from the two Gaussians of Figure 1 of Thanh-Tung et al. (2019).
 
     Attributes:
         x_real: ``(n_samples, 2)`` samples of p_r = N((0.4, 0.9), [[1, 0.5], [0.5, 1]]).

@@ -11,7 +11,7 @@ __all__ = ["ModeCoverage", "mode_coverage", "sliced_wasserstein"]
 
 @dataclass(frozen=True)
 class ModeCoverage:
-    """How well samples cover the modes of a Gaussian mixture.
+    """Coverage of the modes of a Gaussian mixture by a set of samples.
 
     Attributes:
         modes_covered: modes that received at least ``min_share`` of the samples
@@ -39,7 +39,7 @@ def mode_coverage(
     """Count covered modes and high-quality samples, the usual measures for mixture targets.
 
     A sample is *high quality* when its distance to the nearest centre is at
-    most ``radius_stds * std``; a mode is *covered* when at least
+    most ``radius_stds * std``. A mode is *covered* when at least
     ``min_share`` of all samples are high quality and nearest to it.
 
     Args:
@@ -73,9 +73,9 @@ def mode_coverage(
 def sliced_wasserstein(x: torch.Tensor, y: torch.Tensor, n_directions: int = 128, seed: int = 0) -> float:
     """Estimate the sliced Wasserstein-1 distance between two equally sized point clouds.
 
-    Both ``(n, d)`` clouds are projected on ``n_directions`` unit vectors (evenly
-    spaced angles in 2-D, seeded random directions otherwise); on each line
-    the 1-D Wasserstein-1 distance is the mean absolute difference of the
+    Both ``(n, d)`` clouds are projected on ``n_directions`` unit vectors:
+    evenly spaced angles in 2-D, seeded random directions otherwise. On each
+    line the 1-D Wasserstein-1 distance is the mean absolute difference of the
     sorted projections. The result, in the units of the samples, is the mean
     over directions: 0 for identical clouds, growing as they part. For two
     independent samples of one distribution it is positive, and it shrinks

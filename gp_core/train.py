@@ -177,7 +177,7 @@ class Snapshot:
 
 @dataclass
 class TrainResult:
-    """What one run produced.
+    """The record of one training run.
 
     Attributes:
         config: the settings of the run.
@@ -357,8 +357,8 @@ def train_gan(
         description: label of the progress bar.
 
     Raises:
-        NonFiniteError: a loss or gradient became NaN or infinite; its
-            ``result`` holds everything computed until then.
+        NonFiniteError: a loss or gradient became NaN or infinite. Its
+            ``result`` contains everything computed until then.
     """
     device = resolve_device(config.device)
     generator_net.to(device).train()

@@ -1,0 +1,160 @@
+"""Figure settings per scale, the figure runners at tiny sizes, and the rerun widgets."""
+
+import dataclasses
+
+import matplotlib
+import pytest
+import torch
+
+matplotlib.use("Agg")
+
+from gp_core import data  # noqa: E402
+from gp_core.experiments import (  # noqa: E402
+    FIGURE1_PANELS,
+    FIGURE2_RUNS,
+    SCALES,
+    figure1_findings,
+    figure1_settings,
+    figure1_table,
+    figure2_findings,
+    figure2_settings,
+    figure2_table,
+    plot_figure1,
+    plot_figure2,
+    run_figure1,
+    run_figure2,
+    run_figure2_run,
+    settings_table,
+)
+from gp_core.plots import Limits, surface_error  # noqa: E402
+
+
+def tiny_figure1():
+    return dataclasses.replace(figure1_settings("smoke"), iterations=20, grid=10, n_samples_more=200)
+
+
+def tiny_figure2():
+    return dataclasses.replace(figure2_settings("smoke"), width=8, marks=(2, 4, 6), n_plot_samples=100)
+
+
+def test_paper_scale_keeps_caption_numbers():
+    figure1 = figure1_settings("paper")
+    assert (figure1.n_samples, figure1.iterations, figure1.batch_size, figure1.width, figure1.lam) == (100, 10_000, 20, 64, 1.0)
+    assert figure1.activation == "tanh"
+    figure2 = figure2_settings("paper")
+    assert figure2.width == 512
+    assert figure2.marks == (1_000, 10_000, 20_000)
+    assert (figure2.batch_size, figure2.lr, figure2.lam) == (128, 3e-3, 10.0)
+
+
+def test_quick_scale_keeps_caption_iterations():
+    assert figure1_settings("quick").iterations == 10_000
+    assert figure2_settings("quick").marks == (1_000, 10_000, 20_000)
+
+
+@pytest.mark.parametrize("settings_fn", [figure1_settings, figure2_settings])
+def test_unknown_scale_raises(settings_fn):
+    with pytest.raises(ValueError, match=r"unknown scale 'fast'; choose one of \['smoke', 'quick', 'paper'\]"):
+        settings_fn("fast")
+
+
+def test_settings_table_has_a_column_per_scale():
+    table = settings_table({s: figure2_settings(s) for s in SCALES})
+    header = table.splitlines()[0]
+    assert header == "| setting | smoke | quick | paper |"
+    assert "| `width` | 64 | 64 | 512 |" in table
+
+
+def test_figure2_panels_cover_caption_letters():
+    letters = sorted(letter for run in FIGURE2_RUNS for letter, _ in run.panels)
+    assert letters == list("abcdefghi")
+    ttur_runs = {run.name for run in FIGURE2_RUNS if run.ttur}
+    assert ttur_runs == {"No GP, TTUR", "0-GP, TTUR, λ = 10"}
+
+
+def test_figure1_runs_and_reports(capsys):
+    settings = tiny_figure1()
+    results = run_figure1(settings, seed=0, device="cpu")
+    assert [r.panel for r in results] == list(FIGURE1_PANELS)
+    assert len(results[1].samples.x_real) == 200
+    assert torch.equal(results[0].samples.x_real, results[2].samples.x_real)
+    for r in results:
+        assert r.values.shape == (10, 10)
+        assert 0 <= r.mean_error <= r.max_error <= 1
+    assert capsys.readouterr().out.count("iterations in") == 4
+    table = figure1_table(results)
+    assert len(table.splitlines()) == 2 + 4
+    findings = figure1_findings(results)
+    assert findings.count("**holds**") + findings.count("**does not hold**") == 3
+    assert len(plot_figure1(settings, results).axes) == 6  # five panels and the colour bar
+
+
+def test_figure1_is_deterministic():
+    first = run_figure1(tiny_figure1(), seed=3, device="cpu")
+    second = run_figure1(tiny_figure1(), seed=3, device="cpu")
+    assert [r.mean_error for r in first] == [r.mean_error for r in second]
+
+
+def test_figure2_runs_and_reports():
+    settings = tiny_figure2()
+    results = run_figure2(settings, seed=0, device="cpu")
+    assert [r.run for r in results] == list(FIGURE2_RUNS)
+    assert sorted(results[3].samples) == [4, 6]
+    assert all(r.distance_floor > 0 for r in results)
+    table = figure2_table(settings, results)
+    assert len(table.splitlines()) == 2 + 9 + 1
+    findings = figure2_findings(settings, results)
+    assert findings.count("**holds**") + findings.count("**does not hold**") == 4
+    assert len(plot_figure2(settings, results).axes) == 9
+
+
+def test_figure2_diverged_run_keeps_earlier_snapshots():
+    settings = tiny_figure2()
+    run = FIGURE2_RUNS[0]
+    result = run_figure2_run(settings, run, seed=0, device="cpu", lr_d=1e30, lr_g=1e30, iterations=50, snapshot_at=(0, 50))
+    assert result.diverged is not None and "diverged at iteration" in result.diverged
+    assert 0 in result.samples
+    assert 50 not in result.samples
+    figure = plot_figure2(settings, [dataclasses.replace(result, run=dataclasses.replace(run, panels=(("a", 0),)))])
+    assert figure is not None
+
+
+def test_surface_error_is_zero_for_the_optimal_discriminator():
+    class OptimalLogit(torch.nn.Module):
+        def forward(self, v):
+            log_ratio = data.GaussianPair.REAL.log_prob(v) - data.GaussianPair.FAKE.log_prob(v)
+            return log_ratio.float().unsqueeze(1)
+
+    mean_error, max_error = surface_error(OptimalLogit(), data.GaussianPair.optimal_discriminator, Limits.square(-2.5, 4.5), 30)
+    assert mean_error == pytest.approx(0.0, abs=1e-6)
+    assert max_error == pytest.approx(0.0, abs=1e-6)
+
+
+def test_figure1_widget_reruns_a_panel():
+    widgets = pytest.importorskip("gp_core.widgets")
+    box = widgets.figure1_controls(tiny_figure1(), seed=0, device="cpu")
+    controls = box.controls
+    controls.penalty.value = "1-GP"
+    controls.iterations.value = 5
+    assert controls.overrides()["penalty"] == "1-GP"
+    controls.run_button.click()
+    assert controls.last_error is None
+    assert controls.last_result.train.config.penalty == "1-GP"
+    assert controls.last_result.train.iterations_done == 5
+
+
+def test_figure2_widget_reruns_and_survives_divergence():
+    widgets = pytest.importorskip("gp_core.widgets")
+    box = widgets.figure2_controls(tiny_figure2(), seed=0, device="cpu")
+    controls = box.controls
+    controls.iterations.value = 3
+    controls.optimizer.value = "adam"
+    controls.run_button.click()
+    assert controls.last_error is None
+    assert controls.last_result.train.config.optimizer == "adam"
+    assert sorted(controls.last_result.samples) == [3]
+    controls.lr_d.value = 1e30  # beyond the slider's range, clipped to its maximum of 0.1
+    controls.lr_g.max, controls.lr_g.value = 40, 1e40
+    controls.run_button.click()
+    assert controls.last_result is None or controls.last_result.diverged is not None
+    assert not controls.run_button.disabled
