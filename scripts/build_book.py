@@ -34,7 +34,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Thanh-Tung et al. (ICLR 2019).
 DEFAULT_CELL_TIMEOUT = {"smoke": 300, "quick": 1200, "paper": 14400}
 
-DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 # Order in which Jupyter Book tries suffixes for a toc entry written without one.
 PAGE_SUFFIXES = (".ipynb", ".md", ".rst")
@@ -417,7 +417,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--device",
         default="auto",
-        help="torch device passed to every notebook: auto, cpu, cuda, cuda:N or mps; default: auto",
+        help="torch device passed to every notebook: auto, cpu, cuda or cuda:N; default: auto",
     )
     parser.add_argument(
         "--cell-timeout",
@@ -448,7 +448,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
 
     if not DEVICE_PATTERN.fullmatch(args.device):
-        parser.error(f"invalid --device '{args.device}'; use auto, cpu, cuda, cuda:N or mps")
+        parser.error(f"invalid --device '{args.device}'; use auto, cpu, cuda or cuda:N")
     if args.cell_timeout is None:
         args.cell_timeout = DEFAULT_CELL_TIMEOUT[args.scale]
     elif args.cell_timeout <= 0:
