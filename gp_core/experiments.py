@@ -234,7 +234,7 @@ def optimal_values(settings: Figure1Settings) -> np.ndarray:
 def plot_figure1(settings: Figure1Settings, results: list[Figure1PanelResult]) -> Figure:
     """Draw each trained D's value surface with its samples, then D* with the 100-point set."""
     limits = Limits.square(*settings.limits)
-    fig, axes = new_figure(len(results) + 1, columns=len(results) + 1, panel_size=3.2)
+    fig, axes = new_figure(len(results) + 1, columns=3, panel_size=3.4)
     contours = None
     for ax, panel_result in zip(axes, results):
         contours = plot_value_surface(

@@ -83,10 +83,12 @@ def surface_error(
 
 
 def _scatter_samples(ax: Axes, x_real: torch.Tensor | None, x_fake: torch.Tensor | None, size: float) -> None:
-    if x_real is not None:
-        ax.scatter(*x_real.cpu().T, s=size, c=REAL_COLOR, edgecolors="k", linewidths=0.3, label="real")
+    # Real points go on top: on the mixture targets they are tight clusters
+    # that the generated points would otherwise hide.
     if x_fake is not None:
         ax.scatter(*x_fake.cpu().T, s=size, c=FAKE_COLOR, edgecolors="k", linewidths=0.3, label="fake")
+    if x_real is not None:
+        ax.scatter(*x_real.cpu().T, s=size, c=REAL_COLOR, edgecolors="k", linewidths=0.3, label="real")
 
 
 def plot_value_surface(
