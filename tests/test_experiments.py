@@ -86,7 +86,8 @@ def test_figure1_runs_and_reports(capsys):
     assert len(table.splitlines()) == 2 + 4
     findings = figure1_findings(results)
     assert findings.count("**holds**") + findings.count("**does not hold**") == 3
-    assert len(plot_figure1(settings, results).axes) == 6  # five panels and the colour bar
+    visible = [ax for ax in plot_figure1(settings, results).axes if ax.get_visible()]
+    assert len(visible) == 6  # four panels, D* and the colour bar
 
 
 def test_figure1_is_deterministic():
