@@ -329,6 +329,29 @@ def _snapshot(
     )
 
 
+def _finish_iteration(
+    result: TrainResult,
+    iteration: int,
+    start: float,
+    discriminator: nn.Module,
+    generator_net: nn.Module | None,
+    x_real: torch.Tensor,
+    x_fake: torch.Tensor,
+    stats: _StepStats,
+    loss_g: torch.Tensor | None,
+) -> None:
+    """Record the history and snapshots that ``iteration`` is due for, and the progress counters."""
+    config = result.config
+    if iteration % config.log_every == 0 or iteration == config.iterations:
+        grad_norm = _mean_input_grad_norm(discriminator, torch.cat([x_real, x_fake]), config.gradient_of)
+        loss_g_value = math.nan if loss_g is None else loss_g.item()
+        _record(result, iteration, stats.loss_d.item(), loss_g_value, stats.penalty.item(), grad_norm)
+    if iteration in config.snapshot_at:
+        _snapshot(result, iteration, discriminator, generator_net)
+    result.iterations_done = iteration
+    result.wall_time_s = time.perf_counter() - start
+
+
 def _progress(config: TrainConfig, progress: bool, description: str) -> tqdm:
     return tqdm(total=config.iterations, disable=not progress, desc=description, mininterval=1.0, leave=True)
 
@@ -386,14 +409,7 @@ def train_gan(
                     discriminator, opt_d, x_real, x_fake, loss, config, rng, iteration, result
                 )
             loss_g = generator_step(generator_net, discriminator, opt_g, draw_noise(), loss, iteration, result)
-
-            if iteration % config.log_every == 0 or iteration == config.iterations:
-                grad_norm = _mean_input_grad_norm(discriminator, torch.cat([x_real, x_fake]), config.gradient_of)
-                _record(result, iteration, stats.loss_d.item(), loss_g.item(), stats.penalty.item(), grad_norm)
-            if iteration in config.snapshot_at:
-                _snapshot(result, iteration, discriminator, generator_net)
-            result.iterations_done = iteration
-            result.wall_time_s = time.perf_counter() - start
+            _finish_iteration(result, iteration, start, discriminator, generator_net, x_real, x_fake, stats, loss_g)
             bar.update(1)
     return result
 
@@ -440,15 +456,7 @@ def train_discriminator(
             stats = discriminator_step(
                 discriminator, opt_d, batch_real, batch_fake, loss, config, rng, iteration, result
             )
-            if iteration % config.log_every == 0 or iteration == config.iterations:
-                grad_norm = _mean_input_grad_norm(
-                    discriminator, torch.cat([batch_real, batch_fake]), config.gradient_of
-                )
-                _record(result, iteration, stats.loss_d.item(), math.nan, stats.penalty.item(), grad_norm)
-            if iteration in config.snapshot_at:
-                _snapshot(result, iteration, discriminator, None)
-            result.iterations_done = iteration
-            result.wall_time_s = time.perf_counter() - start
+            _finish_iteration(result, iteration, start, discriminator, None, batch_real, batch_fake, stats, None)
             bar.update(1)
     return result
 
