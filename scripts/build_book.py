@@ -252,10 +252,10 @@ def source_cell_index(cells, executed_index: int) -> int:
 
 
 def describe_failure(notebook: Page, cell_index: int, source: str, exec_count, error: str, executed: Path) -> str:
-    count = f", In [{exec_count}]" if exec_count is not None else ""
+    count = f" (execution count {exec_count})" if exec_count is not None else ""
     return (
-        f"Notebook {notebook.path} failed in cell {cell_index}{count} "
-        f"(0-based index in {notebook.path.name}; first line: {first_line(source)}):\n"
+        f"Notebook {notebook.path} failed in cell {cell_index}{count}, "
+        f"counting cells from 0 in {notebook.path.name}; its first line: {first_line(source)}\n"
         f"{textwrap.indent(error.strip(), '  ')}\n"
         f"The partly executed copy is kept at {executed}."
     )
@@ -354,7 +354,47 @@ def execute_notebook(root: Path, staging: Path, notebook: Page, parameters: dict
     except RuntimeError as error:
         # nbclient raises RuntimeError when the kernel does not start or stops responding.
         raise BuildError(mark_interrupted_cell(executed, notebook, error)) from None
+    hide_default_parameters(executed)
     return time.perf_counter() - start
+
+
+def hide_default_parameters(executed: Path) -> None:
+    """Tag the source's ``parameters`` cell "remove-cell" when papermill injected the values used.
+
+    The page then shows one parameters cell, with the values the run used.
+    """
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    tags_of = [cell.get("metadata", {}).get("tags", []) for cell in nb.cells]
+    if not any("injected-parameters" in tags for tags in tags_of):
+        return
+    for cell, tags in zip(nb.cells, tags_of):
+        if "parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    nbformat.write(nb, executed)
+
+
+def executed_parameters(executed: Path) -> dict:
+    """Return the parameters papermill recorded in an executed copy, or {} if it recorded none."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    return dict(nb.metadata.get("papermill", {}).get("parameters", {}))
+
+
+def check_device(device: str) -> None:
+    """Raise BuildError before any notebook runs if a CUDA device is requested but CUDA is unavailable."""
+    if not device.startswith("cuda"):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise BuildError(
+            f"--device {device} was requested, but torch {torch.__version__} finds no CUDA device on this "
+            "machine; use --device auto or cpu (DEVICE=auto or DEVICE=cpu with make)",
+            2,
+        )
 
 
 # --- HTML --------------------------------------------------------------------
@@ -442,7 +482,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         nargs="+",
         metavar="NOTEBOOK",
         help="execute only these notebooks (e.g. figure1 or book/figure1.ipynb); the others keep "
-        "their executed copies from an earlier build, or are rendered without outputs",
+        "their executed copies from an earlier build, which must exist",
     )
     parser.add_argument("--verbose", action="store_true", help="show Sphinx's progress messages")
     args = parser.parse_args(argv)
@@ -477,13 +517,23 @@ def build(args: argparse.Namespace) -> None:
         shutil.rmtree(staging)
     stage_sources(root, staging, pages)
     for page in notebooks:
-        if page not in selected and not (staging / page.path).is_file():
-            print(f"{page.path}: not executed (not in --only) and no earlier copy; rendered without outputs")
-            copy_file(root / page.path, staging / page.path)
+        if page in selected:
+            continue
+        if not (staging / page.path).is_file():
+            raise BuildError(
+                f"{page.path} is not in --only and has no executed copy in {staging}; build once without "
+                "--only (ONLY= with make), or add it to --only",
+                2,
+            )
+        kept = executed_parameters(staging / page.path)
+        order = ["scale", "seed", "device"] + sorted(set(kept) - {"scale", "seed", "device"})
+        described = ", ".join(f"{key}={kept[key]}" for key in order if key in kept) or "unknown parameters"
+        print(f"{page.path}: not in --only, so the page keeps its earlier executed copy ({described})")
 
     # The kernel imports gp_core from this checkout even where it is not installed.
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     check_kernel()
+    check_device(args.device)
     parameters = {"scale": args.scale, "seed": args.seed, "device": args.device}
     print(
         f"Executing {len(selected)} notebook(s) with scale={args.scale}, seed={args.seed}, "

@@ -161,14 +161,46 @@ def test_only_executes_named_notebook(tmp_path):
     write_notebook(root / "second.ipynb", 'print("second ran")')
     build_dir = tmp_path / "build"
 
-    result = run_build("--root", str(root), "--build-dir", str(build_dir), "--scale", "smoke", "--only", "first")
+    first_build = run_build("--root", str(root), "--build-dir", str(build_dir), "--scale", "smoke")
+    assert first_build.returncode == 0, output_of(first_build)
+    second_before = (build_dir / "source" / "second.ipynb").read_bytes()
+
+    result = run_build("--root", str(root), "--build-dir", str(build_dir), "--scale", "quick", "--only", "first")
 
     assert result.returncode == 0, output_of(result)
-    assert "first ran with scale=smoke" in (build_dir / "html" / "first.html").read_text(encoding="utf-8")
+    assert "first ran with scale=quick" in (build_dir / "html" / "first.html").read_text(encoding="utf-8")
     assert (build_dir / "html" / "second.html").is_file()
-    second = nbformat.read(build_dir / "source" / "second.ipynb", as_version=4)
-    assert not [cell for cell in second.cells if cell.get("outputs")], "second.ipynb was executed"
-    assert "second.ipynb: not executed" in result.stdout, output_of(result)
+    assert (build_dir / "source" / "second.ipynb").read_bytes() == second_before, "second.ipynb was executed again"
+    assert "second.ipynb: not in --only, so the page keeps its earlier executed copy (scale=smoke" in result.stdout, (
+        output_of(result)
+    )
+
+
+def test_only_without_earlier_copy_is_rejected(tmp_path):
+    root = tmp_path / "book"
+    write_book(root, "first", "second")
+    write_notebook(root / "first.ipynb", 'print("first ran")')
+    write_notebook(root / "second.ipynb", 'print("second ran")')
+
+    result = run_build("--root", str(root), "--build-dir", str(tmp_path / "build"), "--only", "first")
+
+    assert result.returncode == 2, output_of(result)
+    assert "second.ipynb is not in --only and has no executed copy" in result.stderr, output_of(result)
+
+
+def test_executed_copy_shows_one_parameters_cell(tmp_path):
+    root = tmp_path / "book"
+    write_book(root, "first")
+    write_notebook(root / "first.ipynb", 'print("first ran")')
+    build_dir = tmp_path / "build"
+
+    result = run_build("--root", str(root), "--build-dir", str(build_dir), "--scale", "smoke")
+
+    assert result.returncode == 0, output_of(result)
+    cells = nbformat.read(build_dir / "source" / "first.ipynb", as_version=4).cells
+    shown = [cell for cell in cells if "remove-cell" not in cell.get("metadata", {}).get("tags", [])]
+    assert sum("scale =" in cell.source for cell in shown) == 1
+    assert 'scale = "smoke"' in "".join(cell.source for cell in shown)
 
 
 def test_missing_toc_file_is_rejected(tmp_path):
@@ -179,6 +211,22 @@ def test_missing_toc_file_is_rejected(tmp_path):
 
     assert result.returncode == 2, output_of(result)
     assert "_toc.yml lists 'absent'" in result.stderr, output_of(result)
+
+
+def test_unavailable_cuda_is_rejected_before_execution(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    root = tmp_path / "book"
+    write_book(root, "first")
+    write_notebook(root / "first.ipynb", 'print("first ran")')
+
+    result = run_build("--root", str(root), "--build-dir", str(tmp_path / "build"), "--device", "cuda")
+
+    assert result.returncode == 2, output_of(result)
+    assert "--device cuda was requested" in result.stderr, output_of(result)
+    assert "first.ipynb: running" not in result.stdout, output_of(result)
 
 
 def test_invalid_device_is_rejected(tmp_path):
