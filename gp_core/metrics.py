@@ -19,8 +19,10 @@ class ModeCoverage:
         n_modes: number of modes of the target.
         high_quality_share: fraction of samples within ``radius_stds``
             standard deviations of some centre.
-        largest_mode_share: fraction of all samples in the best-covered mode;
-            near 1 means the generator collapsed onto one mode.
+        largest_mode_share: the largest fraction of all samples that share
+            one nearest centre, at any distance from it. Near 1 means the
+            samples gathered on one side of the target (a collapse), 1/k means
+            they spread evenly over the k modes' neighbourhoods.
     """
 
     modes_covered: int
@@ -66,7 +68,7 @@ def mode_coverage(
         modes_covered=int((counts >= min_share * n).sum()),
         n_modes=len(centers),
         high_quality_share=float(good.float().mean()),
-        largest_mode_share=float(counts.max()) / n,
+        largest_mode_share=float(torch.bincount(nearest, minlength=len(centers)).max()) / n,
     )
 
 

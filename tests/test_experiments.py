@@ -74,26 +74,51 @@ def test_figure2_panels_cover_caption_letters():
 
 def test_figure1_runs_and_reports(capsys):
     settings = tiny_figure1()
-    results = run_figure1(settings, seed=0, device="cpu")
-    assert [r.panel for r in results] == list(FIGURE1_PANELS)
-    assert len(results[1].samples.x_real) == 200
-    assert torch.equal(results[0].samples.x_real, results[2].samples.x_real)
-    for r in results:
+    results = run_figure1(settings, seed=4, device="cpu")
+    assert len(results) == settings.seeds == 2
+    assert [r.train.config.seed for r in results[1]] == [5] * 4
+    first = results[0]
+    assert [r.panel for r in first] == list(FIGURE1_PANELS)
+    assert len(first[1].samples.x_real) == 200
+    assert torch.equal(first[0].samples.x_real, first[2].samples.x_real)
+    assert not torch.equal(first[0].samples.x_real, results[1][0].samples.x_real)
+    for r in first:
         assert r.values.shape == (10, 10)
         assert 0 <= r.mean_error <= r.max_error <= 1
-    assert capsys.readouterr().out.count("iterations in") == 4
+    assert capsys.readouterr().out.count("iterations in") == 8
     table = figure1_table(results)
-    assert len(table.splitlines()) == 2 + 4
+    assert table.count("\n| (") == 4
+    assert "Seeds 4, 5" in table
     findings = figure1_findings(results)
-    assert findings.count("**holds**") + findings.count("**does not hold**") == 3
-    visible = [ax for ax in plot_figure1(settings, results).axes if ax.get_visible()]
+    assert findings.count("seed") >= 3
+    assert findings.count(" of 2") == 3
+    visible = [ax for ax in plot_figure1(settings, first).axes if ax.get_visible()]
     assert len(visible) == 6  # four panels, D* and the colour bar
 
 
 def test_figure1_is_deterministic():
     first = run_figure1(tiny_figure1(), seed=3, device="cpu")
     second = run_figure1(tiny_figure1(), seed=3, device="cpu")
-    assert [r.mean_error for r in first] == [r.mean_error for r in second]
+    assert [r.mean_error for per_seed in first for r in per_seed] == [r.mean_error for per_seed in second for r in per_seed]
+
+
+def test_seed_verdict_counts_seeds():
+    from gp_core.experiments import _seed_verdict
+
+    assert _seed_verdict(3, 3) == "**holds in every seed** (3 of 3)"
+    assert _seed_verdict(0, 3) == "**does not hold in any seed** (0 of 3)"
+    assert _seed_verdict(2, 3) == "**holds in 2 of 3 seeds**"
+
+
+def test_provenance_names_scale_and_versions():
+    from gp_core import __version__
+    from gp_core.experiments import provenance
+
+    line = provenance("smoke", 7, "cpu")
+    assert "scale `smoke`" in line
+    assert "seed 7" in line
+    assert f"torch {torch.__version__}" in line
+    assert f"gp_core {__version__}" in line
 
 
 def test_figure2_runs_and_reports():
@@ -105,7 +130,7 @@ def test_figure2_runs_and_reports():
     table = figure2_table(settings, results)
     assert len(table.splitlines()) == 2 + 9 + 1
     findings = figure2_findings(settings, results)
-    assert findings.count("**holds**") + findings.count("**does not hold**") == 4
+    assert findings.count("**holds**") + findings.count("**does not hold**") + findings.count("**not reproduced") == 5
     assert len(plot_figure2(settings, results).axes) == 9
 
 

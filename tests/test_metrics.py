@@ -27,7 +27,7 @@ def test_collapsed_samples_cover_one_mode():
     samples = CENTERS[3] + STD * torch.randn(1_000, 2, generator=torch.Generator().manual_seed(0))
     coverage = mode_coverage(samples, CENTERS, STD)
     assert coverage.modes_covered == 1
-    assert coverage.largest_mode_share == pytest.approx(INSIDE_3_STD, abs=0.012)
+    assert coverage.largest_mode_share == 1.0
 
 
 def test_samples_between_modes_cover_none():
@@ -35,7 +35,20 @@ def test_samples_between_modes_cover_none():
     coverage = mode_coverage(samples, CENTERS, STD)
     assert coverage.modes_covered == 0
     assert coverage.high_quality_share == 0.0
-    assert coverage.largest_mode_share == 0.0
+
+
+def test_largest_share_counts_nearest_centre_at_any_distance():
+    """A cloud gathered off-target near one mode is a collapse even though no sample is high quality."""
+    near_mode_two = CENTERS[2] * 1.2 + 0.1 * torch.randn(400, 2, generator=torch.Generator().manual_seed(0))
+    coverage = mode_coverage(near_mode_two, CENTERS, STD)
+    assert coverage.high_quality_share == 0.0
+    assert coverage.largest_mode_share == 1.0
+
+
+def test_largest_share_of_wide_ring_is_one_eighth():
+    angles = torch.arange(800) * (2 * math.pi / 800) + math.pi / 8 / 100
+    ring = 5.0 * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
+    assert mode_coverage(ring, CENTERS, STD).largest_mode_share == pytest.approx(1 / 8, abs=0.01)
 
 
 def test_mode_below_min_share_is_not_covered():
