@@ -210,8 +210,8 @@ def run_figure1_panel(
 
     ``overrides`` are TrainConfig fields (e.g. ``lam``, ``optimizer``,
     ``lr_d``, ``beta1``) that replace the figure's settings, for the widgets.
-    The samples depend on ``seed`` and the set size only, so every panel of
-    one seed sees the same points.
+    The samples depend on ``seed`` and the set size only, so the panels of
+    one seed train on the same points.
     """
     n = settings.n_samples_more if panel.more_samples else settings.n_samples
     samples = data.figure1_gaussians(n, seed)
