@@ -20,7 +20,7 @@ class MLPConfig:
         in_features: input dimension (2 for the synthetic data, the noise size for G).
         out_features: output dimension (1 for D, the data dimension for G).
         width: units in every hidden layer (64 in Figure 1, 512 in Figure 2).
-        depth: number of hidden layers (2 in the paper's synthetic figures).
+        depth: number of hidden layers (2 in the synthetic figures of Thanh-Tung et al., 2019).
         activation: hidden nonlinearity, ``"relu"`` or ``"tanh"``.
     """
 

@@ -525,9 +525,10 @@ def build(args: argparse.Namespace) -> None:
                 "--only (ONLY= with make), or add it to --only",
                 2,
             )
-        kept = executed_parameters(staging / page.path)
-        order = ["scale", "seed", "device"] + sorted(set(kept) - {"scale", "seed", "device"})
-        described = ", ".join(f"{key}={kept[key]}" for key in order if key in kept) or "unknown parameters"
+        earlier_parameters = executed_parameters(staging / page.path)
+        order = ["scale", "seed", "device"] + sorted(set(earlier_parameters) - {"scale", "seed", "device"})
+        pairs = [f"{key}={earlier_parameters[key]}" for key in order if key in earlier_parameters]
+        described = ", ".join(pairs) or "unknown parameters"
         print(f"{page.path}: not in --only, so the page keeps its earlier executed copy ({described})")
 
     # The kernel imports gp_core from this checkout even where it is not installed.

@@ -198,9 +198,9 @@ def test_executed_copy_shows_one_parameters_cell(tmp_path):
 
     assert result.returncode == 0, output_of(result)
     cells = nbformat.read(build_dir / "source" / "first.ipynb", as_version=4).cells
-    shown = [cell for cell in cells if "remove-cell" not in cell.get("metadata", {}).get("tags", [])]
-    assert sum("scale =" in cell.source for cell in shown) == 1
-    assert 'scale = "smoke"' in "".join(cell.source for cell in shown)
+    visible_cells = [cell for cell in cells if "remove-cell" not in cell.get("metadata", {}).get("tags", [])]
+    assert sum("scale =" in cell.source for cell in visible_cells) == 1
+    assert 'scale = "smoke"' in "".join(cell.source for cell in visible_cells)
 
 
 def test_missing_toc_file_is_rejected(tmp_path):

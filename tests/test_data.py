@@ -12,7 +12,7 @@ def rng(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def test_eight_gaussians_sit_on_circle_of_radius_7_07():
+def test_eight_gaussians_centre_radius():
     centers = data.eight_gaussians_centers()
     assert centers.shape == (8, 2)
     assert torch.allclose(centers.norm(dim=1), torch.full((8,), 10 / 1.414), rtol=1e-6)

@@ -61,7 +61,7 @@ def test_penalty_matches_closed_form(name, gradient_of, batch):
     assert result.value.item() == pytest.approx(expected, rel=1e-10, abs=1e-12)
 
 
-def test_logit_zero_gp_is_lam_times_squared_weight_norm(batch):
+def test_logit_zero_gp_closed_form(batch):
     x_real, x_fake, alpha = batch
     result = gradient_penalty("0-GP", linear_discriminator(), x_real, x_fake, LAM, "logit", alpha=alpha)
     assert result.value.item() == pytest.approx(LAM * (0.6**2 + 1.7**2), rel=1e-12)
