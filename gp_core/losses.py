@@ -9,13 +9,16 @@ WGAN) of a batch:
   −mean d_fake (Arjovsky et al., 2017).
 
 BCE on a sigmoid is computed as softplus of the logit, which stays finite
-where σ saturates.
+where σ saturates. Every function takes the mean over ``dim``: over all
+entries by default (a scalar), or over the sample dimensions only, e.g.
+``dim=(1, 2)`` for an ensemble's ``(members, batch, 1)`` logits, which gives
+one loss per member.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Union
 
 import torch
 import torch.nn.functional as F
@@ -25,21 +28,28 @@ __all__ = ["Loss", "LOSSES", "get_loss"]
 LossFn = Callable[..., torch.Tensor]
 
 
-def _gan_discriminator(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+Dims = Union[int, tuple[int, ...], None]
+
+
+def _mean(values: torch.Tensor, dim: Dims) -> torch.Tensor:
+    return values.mean() if dim is None else values.mean(dim)
+
+
+def _gan_discriminator(d_real: torch.Tensor, d_fake: torch.Tensor, dim: Dims = None) -> torch.Tensor:
     # BCE(σ(a), 1) = softplus(−a) and BCE(σ(a), 0) = softplus(a).
-    return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+    return _mean(F.softplus(-d_real), dim) + _mean(F.softplus(d_fake), dim)
 
 
-def _gan_generator(d_fake: torch.Tensor) -> torch.Tensor:
-    return F.softplus(-d_fake).mean()
+def _gan_generator(d_fake: torch.Tensor, dim: Dims = None) -> torch.Tensor:
+    return _mean(F.softplus(-d_fake), dim)
 
 
-def _wgan_discriminator(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
-    return d_fake.mean() - d_real.mean()
+def _wgan_discriminator(d_real: torch.Tensor, d_fake: torch.Tensor, dim: Dims = None) -> torch.Tensor:
+    return _mean(d_fake, dim) - _mean(d_real, dim)
 
 
-def _wgan_generator(d_fake: torch.Tensor) -> torch.Tensor:
-    return -d_fake.mean()
+def _wgan_generator(d_fake: torch.Tensor, dim: Dims = None) -> torch.Tensor:
+    return -_mean(d_fake, dim)
 
 
 @dataclass(frozen=True)
@@ -47,8 +57,8 @@ class Loss:
     """The pair of objectives of one GAN formulation.
 
     Attributes:
-        discriminator: ``(d_real, d_fake) -> scalar``, minimised by D.
-        generator: ``d_fake -> scalar``, minimised by G.
+        discriminator: ``(d_real, d_fake, dim=None) -> loss``, minimised by D.
+        generator: ``(d_fake, dim=None) -> loss``, minimised by G.
     """
 
     discriminator: LossFn

@@ -43,6 +43,7 @@ __all__ = [
     "input_gradient",
     "interpolate",
     "per_sample_norm",
+    "centered_square",
     "validate_penalty",
 ]
 
@@ -136,6 +137,25 @@ def per_sample_norm(grad: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(grad.flatten(start_dim=1), dim=1)
 
 
+def centered_square(squared_norm: torch.Tensor, center: float | torch.Tensor) -> torch.Tensor:
+    """Return (‖g‖ − c)² from the squared norms ‖g‖², elementwise.
+
+    For c = 0 this is ‖g‖² itself, used directly because the norm's own
+    derivative is undefined at a zero gradient, which a flat D produces.
+    ``center`` is a number or a tensor that broadcasts against
+    ``squared_norm`` (one centre per ensemble member); zero entries take the
+    ‖g‖² path without ever evaluating a square root at zero.
+    """
+    if not isinstance(center, torch.Tensor) and center == 0:
+        return squared_norm
+    # Clamping at the smallest normal number keeps the square root's
+    # derivative finite (and zero) where the gradient vanishes.
+    norm = squared_norm.clamp_min(torch.finfo(squared_norm.dtype).tiny).sqrt()
+    if not isinstance(center, torch.Tensor):
+        return (norm - center).pow(2)
+    return torch.where(center == 0, squared_norm, (norm - center).pow(2))
+
+
 def gradient_penalty(
     name: str,
     discriminator: nn.Module | Callable[[torch.Tensor], torch.Tensor],
@@ -174,14 +194,6 @@ def gradient_penalty(
         points = x_real
 
     grad = input_gradient(discriminator, points, gradient_of, create_graph=True)
-    if spec.center == 0.0:
-        # The squared norm is summed directly: the norm's own derivative is
-        # undefined at a zero gradient, which a flat D produces.
-        squared_norm = grad.flatten(start_dim=1).pow(2).sum(dim=1)
-        value = lam * squared_norm.mean()
-        grad_norm = squared_norm.detach().sqrt().mean()
-    else:
-        norm = per_sample_norm(grad)
-        value = lam * (norm - spec.center).pow(2).mean()
-        grad_norm = norm.detach().mean()
-    return PenaltyResult(value=value, grad_norm=grad_norm)
+    squared_norm = grad.flatten(start_dim=1).pow(2).sum(dim=1)
+    value = lam * centered_square(squared_norm, spec.center).mean()
+    return PenaltyResult(value=value, grad_norm=squared_norm.detach().sqrt().mean())

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from gp_core.penalties import PENALTIES, gradient_penalty, input_gradient, interpolate, per_sample_norm
+from gp_core.penalties import PENALTIES, centered_square, gradient_penalty, input_gradient, interpolate, per_sample_norm
 
 F64 = torch.float64
 W = torch.tensor([0.6, -1.7], dtype=F64)
@@ -184,3 +184,14 @@ def test_invalid_penalty_settings_raise(kwargs, message, batch):
 def test_interpolate_rejects_mismatched_batches():
     with pytest.raises(ValueError, match=r"same shape to interpolate, got \(4, 2\) and \(3, 2\)"):
         interpolate(torch.zeros(4, 2), torch.zeros(3, 2), torch.zeros(4))
+
+
+def test_centered_square_accepts_one_centre_per_member():
+    squared_norm = torch.tensor([[0.0, 4.0], [0.0, 4.0]], dtype=F64, requires_grad=True)
+    center = torch.tensor([[0.0], [1.0]], dtype=F64)
+    value = centered_square(squared_norm, center)
+    torch.testing.assert_close(value.detach(), torch.tensor([[0.0, 4.0], [1.0, 1.0]], dtype=F64))
+    torch.testing.assert_close(value[0], centered_square(squared_norm[0], 0.0))
+    torch.testing.assert_close(value[1], centered_square(squared_norm[1], 1.0))
+    value.sum().backward()
+    assert torch.isfinite(squared_norm.grad).all()  # no square root's derivative at zero leaks in

@@ -186,3 +186,16 @@ def test_mlp_shapes_and_logit_output():
     assert logits.shape == (5, 1)
     assert sum(isinstance(m, torch.nn.Linear) for m in generator_net) == 4
     assert isinstance(discriminator[-1], torch.nn.Linear)
+
+
+def test_losses_take_the_mean_per_member_over_dim():
+    from gp_core.losses import LOSSES
+
+    d_real = torch.randn(3, 5, 1, generator=torch.Generator().manual_seed(0))
+    d_fake = torch.randn(3, 5, 1, generator=torch.Generator().manual_seed(1))
+    for loss in LOSSES.values():
+        per_member = loss.discriminator(d_real, d_fake, dim=(1, 2))
+        assert per_member.shape == (3,)
+        for k in range(3):
+            torch.testing.assert_close(per_member[k], loss.discriminator(d_real[k], d_fake[k]))
+            torch.testing.assert_close(loss.generator(d_fake, dim=(1, 2))[k], loss.generator(d_fake[k]))
