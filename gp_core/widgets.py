@@ -16,15 +16,20 @@ from .experiments import (
     Figure1Settings,
     Figure2Run,
     Figure2Settings,
+    Figure5Settings,
+    Figure6Settings,
+    figure5_spec,
+    figure6_specs,
     optimal_values,
     run_figure1_panel,
     run_figure2_run,
 )
+from .experiments.synthetic import RunRecord, RunSpec, Target, distance_noise, evaluate, plot_record, train_one
 from .penalties import PENALTIES
-from .plots import Limits, plot_gradient_field, plot_value_surface
+from .plots import Limits, new_figure, plot_gradient_field, plot_value_surface
 from .train import OPTIMIZERS, NonFiniteError
 
-__all__ = ["TrainingControls", "figure1_controls", "figure2_controls"]
+__all__ = ["TrainingControls", "figure1_controls", "figure2_controls", "figure5_controls", "figure6_controls"]
 
 _STYLE = {"description_width": "110px"}
 _LAYOUT = widgets.Layout(width="360px")
@@ -172,3 +177,81 @@ def figure2_controls(settings: Figure2Settings, seed: int = 0, device: str = "au
     box.controls = controls
     return box
 
+
+
+def _measure_line(record: RunRecord, iteration: int) -> str:
+    if record.diverged:
+        print(record.diverged)
+    if iteration not in record.distance:
+        return f"No snapshot at iteration {iteration:,}: the run diverged before it."
+    parts = [f"sliced W1 to real points {record.distance[iteration]:.3f}"]
+    coverage = record.coverage.get(iteration)
+    if coverage is not None:
+        parts.append(f"{coverage.modes_covered} of {coverage.n_modes} modes covered")
+        parts.append(f"high-quality share {coverage.high_quality_share:.2f}")
+    parts.append(f"{record.train.wall_time_s:.1f} s of training")
+    return f"At iteration {iteration:,}: " + ", ".join(parts) + "."
+
+
+def figure5_controls(settings: Figure5Settings, seed: int = 0, device: str = "auto") -> widgets.Box:
+    """Build the panel that retrains Figure 5's GAN with the reader's settings and draws its row of snapshots."""
+    base = figure5_spec(settings, device)
+    controls = TrainingControls(
+        penalty="0-GP", lam=settings.lam, optimizer="sgd", lr_d=settings.lr, lr_g=settings.lr,
+        beta1=0.5, beta2=0.9, iterations=settings.iterations, max_iterations=2 * settings.iterations,
+    )
+
+    def rerun():
+        overrides = controls.overrides()
+        last = int(overrides["iterations"])
+        row = sorted({it for it in settings.row if it < last} | {last})
+        spec = RunSpec("your settings", base.config.replace(**overrides, snapshot_at=tuple(row)), base.target)
+        train, diverged = train_one(spec, seed, settings.width, settings.depth)
+        record = evaluate(spec, seed, train, diverged, settings.n_eval)
+        fig, axes = new_figure(len(row), columns=len(row), panel_size=2.6)
+        for ax, iteration in zip(axes, row):
+            plot_record(ax, record, iteration, Limits.square(*settings.limits), f"iteration {iteration:,}", n_points=400)
+        fig.tight_layout()
+        display(fig)
+        plt.close(fig)
+        display(Markdown(_measure_line(record, last)))
+        return record
+
+    controls.run_button.on_click(lambda _: _run_safely(controls, rerun))
+    box = controls.layout([])
+    box.controls = controls
+    return box
+
+
+def figure6_controls(settings: Figure6Settings, seed: int = 0, device: str = "auto") -> widgets.Box:
+    """Build the panel that retrains one Figure 6 GAN on a swiss roll of the reader's scale."""
+    base = figure6_specs(settings, device)[0]
+    controls = TrainingControls(
+        penalty="1-GP", lam=settings.lam, optimizer="sgd", lr_d=settings.lr, lr_g=settings.lr,
+        beta1=settings.adam_betas[0], beta2=settings.adam_betas[1], iterations=settings.iterations,
+        max_iterations=2 * settings.iterations,
+    )
+    roll_scale = widgets.FloatSlider(
+        value=1.0, min=0.5, max=8.0, step=0.5, description="roll scale", style=_STYLE, layout=_LAYOUT
+    )
+
+    def rerun():
+        overrides = controls.overrides()
+        last = int(overrides["iterations"])
+        target = Target("swissroll", float(roll_scale.value))
+        spec = RunSpec("your settings", base.config.replace(**overrides, snapshot_at=(last,)), target)
+        train, diverged = train_one(spec, seed, settings.width, settings.depth)
+        record = evaluate(spec, seed, train, diverged, settings.n_eval)
+        half = 2.5 * target.scale
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        plot_record(ax, record, last, Limits.square(-half, half), f"{spec.config.penalty}, roll scale {target.scale:g}")
+        display(fig)
+        plt.close(fig)
+        noise = distance_noise(target, settings.n_eval)
+        display(Markdown(f"{_measure_line(record, last)} Two real samples score {noise}."))
+        return record
+
+    controls.run_button.on_click(lambda _: _run_safely(controls, rerun))
+    box = controls.layout([roll_scale])
+    box.controls = controls
+    return box

@@ -1,6 +1,8 @@
 """Figure settings per scale, the figure runners at tiny sizes, and the rerun widgets."""
 
 import dataclasses
+import math
+import re
 
 import matplotlib
 import pytest
@@ -12,6 +14,7 @@ from gp_core import data  # noqa: E402
 from gp_core.experiments import (  # noqa: E402
     FIGURE1_PANELS,
     FIGURE2_RUNS,
+    FIGURE6_METHODS,
     SCALES,
     figure1_findings,
     figure1_settings,
@@ -19,11 +22,23 @@ from gp_core.experiments import (  # noqa: E402
     figure2_findings,
     figure2_settings,
     figure2_table,
+    figure5_findings,
+    figure5_settings,
+    figure5_table,
+    figure6_findings,
+    figure6_settings,
+    figure6_table,
+    figure6_variants,
     plot_figure1,
     plot_figure2,
+    plot_figure5,
+    plot_figure5_curves,
+    plot_figure6,
     run_figure1,
     run_figure2,
     run_figure2_run,
+    run_figure5,
+    run_figure6,
     settings_table,
 )
 from gp_core.plots import Limits, surface_error  # noqa: E402
@@ -45,6 +60,16 @@ def test_paper_scale_keeps_caption_numbers():
     assert figure2.width == 512
     assert figure2.marks == (1_000, 10_000, 20_000)
     assert (figure2.batch_size, figure2.lr, figure2.lam) == (128, 3e-3, 10.0)
+    figure5 = figure5_settings("paper")
+    assert (figure5.lam, figure5.iterations, figure5.width, figure5.lr) == (100.0, 20_000, 512, 3e-3)
+    figure6 = figure6_settings("paper")
+    assert (figure6.lam, figure6.iterations, figure6.batch_size, figure6.lr) == (10.0, 20_000, 128, 3e-3)
+
+
+@pytest.mark.parametrize("settings_fn", [figure2_settings, figure5_settings, figure6_settings])
+def test_synthetic_figures_train_three_seeds_at_quick_scale(settings_fn):
+    assert settings_fn("quick").seeds >= 3
+    assert settings_fn("smoke").seeds >= 2
 
 
 def test_quick_scale_keeps_caption_iterations():
@@ -52,7 +77,7 @@ def test_quick_scale_keeps_caption_iterations():
     assert figure2_settings("quick").marks == (1_000, 10_000, 20_000)
 
 
-@pytest.mark.parametrize("settings_fn", [figure1_settings, figure2_settings])
+@pytest.mark.parametrize("settings_fn", [figure1_settings, figure2_settings, figure5_settings, figure6_settings])
 def test_unknown_scale_raises(settings_fn):
     with pytest.raises(ValueError, match=r"unknown scale 'fast'; choose one of \['smoke', 'quick', 'paper'\]"):
         settings_fn("fast")
@@ -103,11 +128,11 @@ def test_figure1_is_deterministic():
 
 
 def test_seed_verdict_counts_seeds():
-    from gp_core.experiments import _seed_verdict
+    from gp_core.experiments import seed_verdict
 
-    assert _seed_verdict(3, 3) == "**holds in every seed** (3 of 3)"
-    assert _seed_verdict(0, 3) == "**does not hold in any seed** (0 of 3)"
-    assert _seed_verdict(2, 3) == "**holds in 2 of 3 seeds**"
+    assert seed_verdict(3, 3) == "**holds in every seed** (3 of 3)"
+    assert seed_verdict(0, 3) == "**does not hold in any seed** (0 of 3)"
+    assert seed_verdict(2, 3) == "**holds in 2 of 3 seeds**"
 
 
 def test_provenance_names_scale_and_versions():
@@ -121,28 +146,75 @@ def test_provenance_names_scale_and_versions():
     assert f"gp_core {__version__}" in line
 
 
-def test_figure2_runs_and_reports():
+def test_figure2_runs_and_reports(capsys):
     settings = tiny_figure2()
-    results = run_figure2(settings, seed=0, device="cpu")
-    assert [r.run for r in results] == list(FIGURE2_RUNS)
-    assert sorted(results[3].samples) == [4, 6]
-    assert all(r.distance_floor > 0 for r in results)
-    table = figure2_table(settings, results)
-    assert len(table.splitlines()) == 2 + 9 + 1
-    findings = figure2_findings(settings, results)
-    assert findings.count("**holds**") + findings.count("**does not hold**") + findings.count("**not reproduced") == 5
-    assert len(plot_figure2(settings, results).axes) == 9
+    records = run_figure2(settings, seed=3, device="cpu")
+    assert len(records) == len(FIGURE2_RUNS) * settings.seeds
+    assert [r.spec.label for r in records[:: settings.seeds]] == [run.name for run in FIGURE2_RUNS]
+    assert [r.seed for r in records[:2]] == [3, 4]
+    assert sorted(records[6].samples) == [4, 6]  # 0-GP with TTUR: panels (f) and (g)
+    assert capsys.readouterr().out.count("runs at once") == 2  # 10,000- and 20,000-iteration groups
+    table = figure2_table(settings, records)
+    assert len(table.splitlines()) == 2 + 9 + 1 + 2
+    assert "over seeds 3, 4" in table
+    findings = figure2_findings(settings, records)
+    assert findings.count(" of 2") == 5
+    assert len(plot_figure2(settings, records).axes) == 9
+
+
+def test_figure2_batched_equals_one_by_one():
+    settings = tiny_figure2()
+    batched = run_figure2(settings, seed=0, device="cpu")
+    single = run_figure2(settings, seed=0, device="cpu", batched=False)
+    for a, b in zip(batched, single):
+        assert (a.spec.label, a.seed) == (b.spec.label, b.seed)
+        assert sorted(a.distance) == sorted(b.distance)
+        for iteration in a.distance:
+            assert a.distance[iteration] == pytest.approx(b.distance[iteration], rel=1e-4)
 
 
 def test_figure2_diverged_run_keeps_earlier_snapshots():
     settings = tiny_figure2()
     run = FIGURE2_RUNS[0]
-    result = run_figure2_run(settings, run, seed=0, device="cpu", lr_d=1e30, lr_g=1e30, iterations=50, snapshot_at=(0, 50))
-    assert result.diverged is not None and "diverged at iteration" in result.diverged
-    assert 0 in result.samples
-    assert 50 not in result.samples
-    figure = plot_figure2(settings, [dataclasses.replace(result, run=dataclasses.replace(run, panels=(("a", 0),)))])
-    assert figure is not None
+    record = run_figure2_run(settings, run, seed=0, device="cpu", lr_d=1e30, lr_g=1e30, iterations=50, snapshot_at=(0, 50))
+    assert record.diverged is not None and "diverged at iteration" in record.diverged
+    assert 0 in record.samples
+    assert 50 not in record.samples
+    assert math.isnan(record.distance_at(50))
+
+
+def test_figure5_runs_and_reports():
+    settings = dataclasses.replace(figure5_settings("smoke"), width=8, iterations=20, row=(0, 10, 20), measure_every=5, n_eval=100)
+    records = run_figure5(settings, seed=0, device="cpu")
+    assert len(records) == settings.seeds
+    assert sorted(records[0].samples) == [0, 5, 10, 15, 20]
+    assert records[0].spec.config.lam == 100.0
+    assert figure5_table(settings, records).count("\n| ") == 3 + 1
+    assert figure5_findings(settings, records).count("** (") + figure5_findings(settings, records).count("seeds**") == 2
+    assert len(plot_figure5(settings, records).axes) == 3
+    assert len(plot_figure5_curves(settings, records).axes) == 3
+
+
+def test_figure6_runs_and_reports():
+    settings = dataclasses.replace(figure6_settings("smoke"), width=8, iterations=10, n_eval=100)
+    records = run_figure6(settings, seed=0, device="cpu")
+    assert len(records) == len(FIGURE6_METHODS) * 3 * settings.seeds
+    variants = figure6_variants(settings)
+    assert [v.roll_scale for v in variants] == [1.0, 4.0, 1.0]
+    assert {r.spec.config.optimizer for r in records if r.spec.setting == variants[2].name} == {"adam"}
+    assert {r.spec.target.scale for r in records if r.spec.setting == variants[1].name} == {4.0}
+    table = figure6_table(settings, records)
+    assert table.splitlines()[0] == "| method | " + " | ".join(v.name for v in variants) + " |"
+    assert table.count("\n| ") == len(FIGURE6_METHODS) + 1  # the methods and the real-vs-real row
+    findings = figure6_findings(settings, records)
+    assert len(re.findall(r"\*\*(holds|does not hold)", findings)) == 4
+    assert len([ax for ax in plot_figure6(settings, records).axes if ax.get_visible()]) == 12
+
+
+def test_figure6_scaled_up_factor_is_the_settings_value():
+    settings = dataclasses.replace(figure6_settings("smoke"), scaled_up=2.5)
+    assert figure6_variants(settings)[1].roll_scale == 2.5
+    assert "×2.5" in figure6_variants(settings)[1].name
 
 
 def test_surface_error_is_zero_for_the_optimal_discriminator():
@@ -184,3 +256,30 @@ def test_figure2_widget_reruns_and_survives_divergence():
     controls.run_button.click()
     assert controls.last_result is None or controls.last_result.diverged is not None
     assert not controls.run_button.disabled
+
+
+def test_figure5_widget_draws_the_row_up_to_the_chosen_iteration():
+    widgets = pytest.importorskip("gp_core.widgets")
+    settings = dataclasses.replace(figure5_settings("smoke"), width=8, row=(0, 2, 50), n_eval=100)
+    controls = widgets.figure5_controls(settings, seed=0, device="cpu").controls
+    controls.iterations.value = 4
+    controls.lam.value = 10.0
+    controls.run_button.click()
+    assert controls.last_error is None
+    assert sorted(controls.last_result.samples) == [0, 2, 4]
+    assert controls.last_result.spec.config.lam == pytest.approx(10.0)
+
+
+def test_figure6_widget_trains_on_the_chosen_roll_scale():
+    widgets = pytest.importorskip("gp_core.widgets")
+    settings = dataclasses.replace(figure6_settings("smoke"), width=8, n_eval=100)
+    box = widgets.figure6_controls(settings, seed=0, device="cpu")
+    controls = box.controls
+    controls.iterations.value = 3
+    roll_scale = box.children[0].children[0].children[-1]
+    roll_scale.value = 4.0
+    controls.run_button.click()
+    assert controls.last_error is None
+    assert controls.last_result.spec.target.scale == 4.0
+    assert controls.last_result.spec.config.penalty == "1-GP"
+    assert sorted(controls.last_result.samples) == [3]
