@@ -177,11 +177,16 @@ def figure5_findings(settings: Figure5Settings, records: Sequence[RunRecord]) ->
     start, end = [r.distance_at(0) for r in records], [r.distance_at(last) for r in records]
     closer = sum(e < s for s, e in zip(start, end))
     diverged = sum(r.diverged is not None for r in records)
+    largest = [r.coverage[last].largest_mode_share for r in records if last in r.coverage]
+    quality = [r.coverage[last].high_quality_share for r in records if last in r.coverage]
     lines = [
         f"- GAN-0-GP with λ = {settings.lam:g} covers all 8 modes at iteration {last:,}: "
         f"{seed_verdict(sum(all_modes), n)}. First iteration with all 8 covered, per seed: {', '.join(first_full)}.",
         f"- It ends closer to the target than it started (sliced W1 {mean_std(start)} at iteration 0, "
         f"{mean_std(end)} at {last:,}): {seed_verdict(closer, n)}.",
+        f"- At iteration {last:,} the largest share of points with one nearest centre is {mean_std(largest, 2)} "
+        f"(0.125 for points spread evenly around the 8 modes, 1 for a collapse onto one of them), and the share "
+        f"within 3 standard deviations of a centre is {mean_std(quality, 2)}.",
         f"- Runs that diverged: {diverged} of {n}.",
     ]
     return "\n".join(lines)
