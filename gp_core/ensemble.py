@@ -4,22 +4,23 @@ The synthetic figures train the same small MLPs many times (seeds × methods
 × settings). One such model leaves the CPU idle between tiny kernels, so
 ``train_gan_ensemble`` stacks K models of one shape into tensors with a
 leading *member* dimension and runs all of them with batched matrix
-products (``torch.baddbmm``). The members never interact:
+products (``torch.baddbmm``). The members never interact, although a
+batched kernel may round differently for another member count:
 
-* every loss and penalty is computed per member, shape ``(K,)``, and the
+* Every loss and penalty is computed per member, shape ``(K,)``, and the
   backward pass starts from their sum, so each member's parameters receive
-  exactly the gradient of its own loss;
+  exactly the gradient of its own loss.
 * SGD and Adam act elementwise, so one update of the stacked tensors equals K
-  separate updates; learning rates are per member, which is how TTUR and
-  non-TTUR runs share an ensemble;
-* each member draws its real data, z and α from its own ``torch.Generator``
+  separate updates. Learning rates are per member, so TTUR and non-TTUR runs
+  can share an ensemble.
+* Each member draws its real data, z and α from its own ``torch.Generator``
   seeded with its own seed, in the order ``train_gan`` draws them, and starts
   from the weights ``make_generator``/``make_discriminator`` build under that
   seed. A member therefore follows the run ``train_gan`` makes with its
   configuration, up to float rounding (tested).
 
 Members may differ in seed, penalty, λ, learning rates, snapshot iterations
-and target distribution; everything that shapes the computation (loss,
+and target distribution. Everything that shapes the computation (loss,
 optimizer, betas, batch size, iterations, …) is shared.
 
 A member whose loss or gradient turns NaN or infinite stops: its weights
@@ -73,8 +74,8 @@ SHARED_FIELDS = (
 class EnsembleMLP(nn.Module):
     """K multilayer perceptrons of one shape, evaluated together.
 
-    Layer i holds ``weight_i`` of shape ``(K, fan_in, fan_out)`` and ``bias_i``
-    of shape ``(K, 1, fan_out)``. Input ``(K, batch, in_features)``, output
+    Layer i has a weight of shape ``(K, fan_in, fan_out)`` and a bias of
+    shape ``(K, 1, fan_out)``. Input ``(K, batch, in_features)``, output
     ``(K, batch, out_features)``; member k only sees row k of the input.
     """
 
@@ -240,7 +241,7 @@ def train_gan_ensemble(
 
     Returns:
         An EnsembleResult. Snapshots hold ordinary MLPs, frozen on the CPU.
-        Divergence is reported in ``errors``, never raised.
+        A member that diverges is reported in ``errors``, not raised.
     """
     _check_members(members)
     shared = members[0].config
@@ -322,7 +323,7 @@ def train_gan_ensemble(
                 logits = discriminator(torch.cat([x_real, x_fake], dim=1))
                 d_real, d_fake = logits.split([batch, batch], dim=1)
                 loss_d = loss.discriminator(d_real, d_fake, dim=(1, 2))
-                # 0-GP-sample evaluates at the real points: α = 1; "none" has λ = 0.
+                # 0-GP-sample is evaluated at the real points (α = 1), and "none" has λ = 0.
                 alpha_ = alpha.view(len(members), batch, *([1] * (x_real.dim() - 2)))
                 points = alpha_ * x_real + (1 - alpha_) * x_fake
                 grad = input_gradient(discriminator, points, shared.gradient_of, create_graph=True)

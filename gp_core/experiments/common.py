@@ -86,7 +86,7 @@ def mean_std(values: Iterable[float], digits: int = 3) -> str:
 
 
 def seed_verdict(wins: int, total: int) -> str:
-    """Say in bold in how many of ``total`` seeds a comparison holds."""
+    """Return, in bold, in how many of ``total`` seeds a comparison holds."""
     if wins == total:
         return f"**holds in every seed** ({wins} of {total})"
     if wins == 0:

@@ -58,7 +58,8 @@ class Figure2Settings:
         batch_size: real and fake samples per step (128).
         lr: SGD learning rate of both players without TTUR (3e-3).
         ttur_lr_g: G's learning rate under TTUR; D keeps ``lr``. The paper
-            gives no value, so the 1:3 ratio of its ImageNet runs is used.
+            gives no value, so the 1:3 ratio of its ImageNet runs (lr 1e-4
+            for G, 3e-4 for D) is used.
         lam: λ of the penalised runs (10).
         target_scale: radius of the 8-Gaussians circle before the 1.414 divisor (10).
         n_plot_samples: generated points drawn and measured per panel.
@@ -193,7 +194,7 @@ def plot_figure2(settings: Figure2Settings, records: Sequence[RunRecord], column
 
 
 def figure2_noise(settings: Figure2Settings) -> DistanceNoise:
-    """The sliced W1 floor and noise for Figure 2's target and sample size."""
+    """Return the sliced W1 floor and noise for Figure 2's target and sample size."""
     return distance_noise(Target("8gaussians", settings.target_scale), settings.n_plot_samples)
 
 

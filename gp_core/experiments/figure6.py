@@ -2,9 +2,9 @@
 
 The caption claims that 1-GP learns the default roll but with a badly shaped
 gradient field, that it is more sensitive than the others to changes of
-hyperparameters and optimizer, and that it fails on the scaled-up roll. The
-paper does not give the scale-up factor or the second optimizer; the
-choices made here are in ``Figure6Settings`` and were fixed before any run.
+hyperparameters and optimizer, and that it fails on the scaled-up roll.
+Thanh-Tung et al. give neither the scale-up factor nor the second optimizer.
+The values chosen here are in ``Figure6Settings`` and were fixed before any run.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ __all__ = [
     "figure6_findings",
 ]
 
-# (name as the caption writes it, penalty)
+# Each method as (name in the caption, key of PENALTIES).
 FIGURE6_METHODS = (("No GP", "none"), ("0-GP", "0-GP"), ("0-GP-sample", "0-GP-sample"), ("1-GP", "1-GP"))
 
 
@@ -98,7 +98,7 @@ class Figure6Variant:
 
 
 def figure6_variants(settings: Figure6Settings) -> tuple[Figure6Variant, ...]:
-    """The default roll with SGD, the scaled-up roll with SGD, and the default roll with Adam."""
+    """Return the three settings: the default roll with SGD, the scaled-up roll with SGD, the default roll with Adam."""
     return (
         Figure6Variant("swiss roll, SGD", 1.0, "sgd"),
         Figure6Variant(f"scaled-up roll (×{settings.scaled_up:g}), SGD", settings.scaled_up, "sgd"),
@@ -107,7 +107,7 @@ def figure6_variants(settings: Figure6Settings) -> tuple[Figure6Variant, ...]:
 
 
 def figure6_specs(settings: Figure6Settings, device: str = "auto") -> list[RunSpec]:
-    """One RunSpec per method and variant, variants outermost."""
+    """Return one RunSpec per method and variant, variants outermost."""
     specs = []
     for variant in figure6_variants(settings):
         adam = variant.optimizer == "adam"
@@ -141,7 +141,7 @@ def run_figure6(
 
 
 def plot_figure6(settings: Figure6Settings, records: Sequence[RunRecord]) -> Figure:
-    """One row per variant, one column per method: ∇ log D with real and generated points at the last iteration (first seed)."""
+    """Draw ∇ log D with real and generated points at the last iteration (first seed): one row per variant, one column per method."""
     variants = figure6_variants(settings)
     first_seed = records[0].seed
     fig, axes = new_figure(len(variants) * len(FIGURE6_METHODS), columns=len(FIGURE6_METHODS), panel_size=3.0)
@@ -159,7 +159,7 @@ def _noise(settings: Figure6Settings, variant: Figure6Variant) -> DistanceNoise:
 
 
 def _relative_distances(settings: Figure6Settings, records: Sequence[RunRecord], method: str, variant: Figure6Variant) -> np.ndarray:
-    """Sliced W1 at the last iteration divided by the roll's scale, per seed (NaN for a diverged run)."""
+    """Return the sliced W1 at the last iteration divided by the roll's scale, per seed (NaN for a diverged run)."""
     runs = records_of(records, f"{method}; {variant.name}")
     return np.array([r.distance_at(settings.iterations) / variant.roll_scale for r in runs])
 

@@ -1,9 +1,9 @@
 """GANs on 2-D targets (Figures 2, 5 and 6): targets, runs over seeds, and their measures.
 
-A figure lists its runs as ``RunSpec`` objects (a method and a setting);
-``train_runs`` trains every run with every seed. Runs that can share an
+A figure lists its runs as ``RunSpec`` objects (a method and a setting),
+and ``train_runs`` trains every run with every seed. Runs that can share an
 ensemble (see ``gp_core.ensemble``) are trained together, which is several
-times faster on a CPU than one run after another; ``batched=False`` trains
+times faster on a CPU than one run after another. ``batched=False`` trains
 them one by one with ``train_gan`` and gives the same results up to float
 rounding. Every snapshot of every run is then measured against real points
 drawn from a seed of its own, so all runs of one seed face the same points.
@@ -76,7 +76,7 @@ class Target:
 
     @property
     def centers(self) -> torch.Tensor | None:
-        """The ``(k, 2)`` mode centres of a mixture, None for the swiss roll."""
+        """Return the ``(k, 2)`` mode centres of a mixture, or None for the swiss roll."""
         if self.name == "8gaussians":
             return data.eight_gaussians_centers(self.scale)
         if self.name == "25gaussians":
@@ -85,7 +85,7 @@ class Target:
 
     @property
     def mode_std(self) -> float | None:
-        """Per-coordinate std of one mode in the samples' units, None for the swiss roll."""
+        """Return the per-coordinate std of one mode in the samples' units, or None for the swiss roll."""
         if self.name == "8gaussians":
             # The noise is added before the division by 1.414 and is not scaled.
             return data.EIGHT_GAUSSIANS_STD / data.EIGHT_GAUSSIANS_DIVISOR
@@ -94,7 +94,7 @@ class Target:
         return None
 
     def coverage(self, samples: torch.Tensor) -> ModeCoverage | None:
-        """Mode coverage of ``samples``, or None for a target without modes."""
+        """Return the mode coverage of ``samples``, or None for a target without modes."""
         centers = self.centers
         return None if centers is None else mode_coverage(samples, centers, self.mode_std)
 
@@ -168,7 +168,7 @@ class RunRecord:
     coverage: dict[int, ModeCoverage] = field(default_factory=dict)
 
     def distance_at(self, iteration: int) -> float:
-        """The distance at ``iteration``, or NaN when the run diverged before it."""
+        """Return the distance at ``iteration``, or NaN when the run diverged before it."""
         return self.distance.get(iteration, float("nan"))
 
 
@@ -254,7 +254,7 @@ def train_runs(
 
 
 def records_of(records: Sequence[RunRecord], label: str) -> list[RunRecord]:
-    """The records of the spec labelled ``label``, in seed order; ValueError if there are none."""
+    """Return the records of the spec labelled ``label`` in seed order; raise ValueError if there are none."""
     found = [r for r in records if r.spec.label == label]
     if not found:
         raise ValueError(f"no run labelled {label!r}; the runs are {sorted({r.spec.label for r in records})}")
@@ -262,7 +262,7 @@ def records_of(records: Sequence[RunRecord], label: str) -> list[RunRecord]:
 
 
 def plot_record(ax: Axes, record: RunRecord, iteration: int, limits: Limits, title: str, n_points: int = 500) -> None:
-    """Draw the gradient field of ∇ log D at ``iteration`` with real and generated points, or say the run had diverged."""
+    """Draw the gradient field of ∇ log D at ``iteration`` with real and generated points, or a note that the run diverged before it."""
     snapshot = record.train.snapshots.get(iteration)
     if snapshot is None:
         ax.set_title(title, fontsize=9)
@@ -277,7 +277,7 @@ def plot_record(ax: Axes, record: RunRecord, iteration: int, limits: Limits, tit
 
 
 def summarise(records: Sequence[RunRecord], iteration: int) -> dict[str, str]:
-    """Mean ± std over the records' seeds of each measure at ``iteration``, formatted for a table."""
+    """Return the mean ± std over the records' seeds of each measure at ``iteration``, formatted for a table."""
     summary = {"distance": mean_std(r.distance_at(iteration) for r in records)}
     coverages = [r.coverage.get(iteration) for r in records]
     if records and records[0].spec.target.centers is not None:
