@@ -1,9 +1,10 @@
 """Compare three ways of training many small GANs on this machine: one by one, in processes, batched.
 
 The synthetic figures train every method with several seeds. This script
-trains the same set of runs (each penalty of the paper × ``--seeds`` seeds,
-on 8 Gaussians with Figure 2's settings) three ways and prints how many runs
-per minute each way finishes, and its ratio to one-by-one training:
+trains one set of runs three ways and prints how many runs per minute each
+way finishes and its ratio to one-by-one training. The runs are the four
+penalties (none, 0-GP, 0-GP-sample, 1-GP) × ``--seeds`` seeds on 8 Gaussians,
+with Figure 2's SGD settings:
 
 * ``one by one``: ``train_gan`` on each run in turn, with torch's default threads;
 * ``processes``: the runs split over ``--workers`` processes, each run one by

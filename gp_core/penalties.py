@@ -143,8 +143,8 @@ def centered_square(squared_norm: torch.Tensor, center: float | torch.Tensor) ->
     For c = 0 this is ‖g‖² itself, used directly because the norm's own
     derivative is undefined at a zero gradient, which a flat D produces.
     ``center`` is a number or a tensor that broadcasts against
-    ``squared_norm`` (one centre per ensemble member); zero entries take the
-    ‖g‖² path without ever evaluating a square root at zero.
+    ``squared_norm``, one centre per ensemble member. Entries with c = 0 take
+    the ‖g‖² path.
     """
     if not isinstance(center, torch.Tensor) and center == 0:
         return squared_norm

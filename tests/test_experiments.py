@@ -211,7 +211,7 @@ def test_figure6_runs_and_reports():
     assert len([ax for ax in plot_figure6(settings, records).axes if ax.get_visible()]) == 12
 
 
-def test_figure6_scaled_up_factor_is_the_settings_value():
+def test_figure6_scaled_up_factor_from_settings():
     settings = dataclasses.replace(figure6_settings("smoke"), scaled_up=2.5)
     assert figure6_variants(settings)[1].roll_scale == 2.5
     assert "×2.5" in figure6_variants(settings)[1].name
@@ -258,7 +258,7 @@ def test_figure2_widget_reruns_and_survives_divergence():
     assert not controls.run_button.disabled
 
 
-def test_figure5_widget_draws_the_row_up_to_the_chosen_iteration():
+def test_figure5_widget_stops_at_chosen_iteration():
     widgets = pytest.importorskip("gp_core.widgets")
     settings = dataclasses.replace(figure5_settings("smoke"), width=8, row=(0, 2, 50), n_eval=100)
     controls = widgets.figure5_controls(settings, seed=0, device="cpu").controls
@@ -270,7 +270,7 @@ def test_figure5_widget_draws_the_row_up_to_the_chosen_iteration():
     assert controls.last_result.spec.config.lam == pytest.approx(10.0)
 
 
-def test_figure6_widget_trains_on_the_chosen_roll_scale():
+def test_figure6_widget_uses_chosen_roll_scale():
     widgets = pytest.importorskip("gp_core.widgets")
     settings = dataclasses.replace(figure6_settings("smoke"), width=8, n_eval=100)
     box = widgets.figure6_controls(settings, seed=0, device="cpu")

@@ -15,7 +15,8 @@ def test_target_measures_follow_the_samplers():
     grid = Target("25gaussians", 2.0)
     assert grid.mode_std == pytest.approx(0.05 / 2.828 * 2.0)
     roll = Target("swissroll", 4.0)
-    assert roll.centers is None and roll.mode_std is None
+    assert roll.centers is None
+    assert roll.mode_std is None
     assert roll.coverage(torch.zeros(3, 2)) is None
     points = roll.sample(1_000, torch.Generator().manual_seed(0))
     # The roll's outer arm reaches t = 4.5π, times 4 / 7.5, plus noise.
@@ -39,13 +40,14 @@ def test_distance_noise_shrinks_with_sample_size():
     roll = Target("swissroll", 1.0)
     small = distance_noise(roll, 200, repeats=6)
     large = distance_noise(roll, 3_200, repeats=6)
-    assert small.std > 0 and large.std > 0
+    assert small.std > 0
+    assert large.std > 0
     # The floor falls roughly as 1/sqrt(n): 16 times the points, about a quarter of the distance.
     assert large.mean / small.mean == pytest.approx(0.25, abs=0.12)
     assert distance_noise(roll, 200, repeats=6) == small  # seeded
 
 
-def test_runs_are_grouped_by_shared_settings_and_returned_in_order(capsys):
+def test_train_runs_groups_by_shared_settings(capsys):
     roll = Target("swissroll", 1.0)
     base = TrainConfig(iterations=4, log_every=2, snapshot_at=(4,))
     specs = [
