@@ -24,7 +24,7 @@ from .experiments import (
     run_figure1_panel,
     run_figure2_run,
 )
-from .experiments.synthetic import RunRecord, RunSpec, Target, distance_noise, evaluate, plot_record, train_one
+from .experiments.synthetic import ModelShape, RunRecord, RunSpec, Target, distance_noise, evaluate, plot_record, train_one
 from .penalties import PENALTIES
 from .plots import Limits, new_figure, plot_gradient_field, plot_value_surface
 from .train import OPTIMIZERS, NonFiniteError
@@ -206,7 +206,7 @@ def figure5_controls(settings: Figure5Settings, seed: int = 0, device: str = "au
         last = int(overrides["iterations"])
         row = sorted({it for it in settings.row if it < last} | {last})
         spec = RunSpec("your settings", base.config.replace(**overrides, snapshot_at=tuple(row)), base.target)
-        train, diverged = train_one(spec, seed, settings.width, settings.depth)
+        train, diverged = train_one(spec, seed, ModelShape(settings.width, settings.depth))
         record = evaluate(spec, seed, train, diverged, settings.n_eval)
         fig, axes = new_figure(len(row), columns=len(row), panel_size=2.6)
         for ax, iteration in zip(axes, row):
@@ -240,7 +240,7 @@ def figure6_controls(settings: Figure6Settings, seed: int = 0, device: str = "au
         last = int(overrides["iterations"])
         target = Target("swissroll", float(roll_scale.value))
         spec = RunSpec("your settings", base.config.replace(**overrides, snapshot_at=(last,)), target)
-        train, diverged = train_one(spec, seed, settings.width, settings.depth)
+        train, diverged = train_one(spec, seed, ModelShape(settings.width, settings.depth))
         record = evaluate(spec, seed, train, diverged, settings.n_eval)
         half = 2.5 * target.scale
         fig, ax = plt.subplots(figsize=(4.5, 4.5))

@@ -14,6 +14,7 @@ from ..train import TrainConfig
 from .common import check_scale, seed_verdict
 from .synthetic import (
     DistanceNoise,
+    ModelShape,
     RunRecord,
     RunSpec,
     Target,
@@ -167,7 +168,7 @@ def run_figure2_run(
     snapshots taken before it did.
     """
     spec = figure2_spec(settings, run, device, **overrides)
-    train, diverged = train_one(spec, seed, settings.width, settings.depth, progress)
+    train, diverged = train_one(spec, seed, ModelShape(settings.width, settings.depth), progress)
     return evaluate(spec, seed, train, diverged, settings.n_plot_samples)
 
 

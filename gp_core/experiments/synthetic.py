@@ -34,6 +34,8 @@ __all__ = [
     "distance_noise",
     "train_runs",
     "train_one",
+    "train_specs",
+    "ModelShape",
     "summarise",
     "evaluate",
     "records_of",
@@ -193,16 +195,76 @@ def _group_key(config: TrainConfig) -> tuple:
     return tuple(getattr(config, name) for name in SHARED_FIELDS)
 
 
-def train_one(spec: RunSpec, seed: int, width: int, depth: int, progress: bool = True) -> tuple[TrainResult, str | None]:
+@dataclass(frozen=True)
+class ModelShape:
+    """Sizes of the MLPs G and D of a figure.
+
+    Attributes:
+        width: hidden units per layer.
+        depth: hidden layers.
+        noise_dim: size of z ~ N(0, I).
+        data_dim: size of one sample (2 for the synthetic targets, 784 for MNIST digits).
+    """
+
+    width: int
+    depth: int = 2
+    noise_dim: int = 2
+    data_dim: int = 2
+
+
+def train_one(spec: RunSpec, seed: int, shape: ModelShape, progress: bool = True) -> tuple[TrainResult, str | None]:
     """Train one run with ``train_gan``; return its TrainResult and the divergence message, or None."""
     config = spec.config.replace(seed=seed)
     with seeded(seed):
-        generator_net = make_generator(noise_dim=2, data_dim=2, width=width, depth=depth)
-        discriminator = make_discriminator(data_dim=2, width=width, depth=depth)
+        generator_net = make_generator(shape.noise_dim, shape.data_dim, shape.width, shape.depth)
+        discriminator = make_discriminator(shape.data_dim, shape.width, shape.depth)
     try:
-        return train_gan(generator_net, discriminator, spec.target.sample, config, 2, progress, spec.label), None
+        return train_gan(generator_net, discriminator, spec.target.sample, config, shape.noise_dim, progress, spec.label), None
     except NonFiniteError as error:
         return error.result, str(error)
+
+
+def train_specs(
+    specs: Sequence[RunSpec], seeds: Sequence[int], shape: ModelShape, batched: bool = True, progress: bool = False
+) -> list[tuple[TrainResult, str | None]]:
+    """Train every spec with every seed; return (TrainResult, divergence message or None) per pair.
+
+    The pairs are ordered specs first, then seeds within each spec. Runs
+    whose configs agree on ``gp_core.ensemble.SHARED_FIELDS`` are trained as
+    one ensemble when ``batched``. One line per ensemble (or per run) is
+    printed when it finishes.
+    """
+    pairs = [(spec, seed) for spec in specs for seed in seeds]
+    trained: dict[int, tuple[TrainResult, str | None]] = {}
+    if not batched:
+        for index, (spec, seed) in enumerate(pairs):
+            start = time.perf_counter()
+            trained[index] = train_one(spec, seed, shape, progress)
+            print(f"{spec.label}, seed {seed}: {time.perf_counter() - start:.1f} s")
+            if trained[index][1] is not None:
+                print(f"  {trained[index][1]}")
+        return [trained[i] for i in range(len(pairs))]
+
+    groups: dict[tuple, list[int]] = {}
+    for index, (spec, _) in enumerate(pairs):
+        groups.setdefault(_group_key(spec.config), []).append(index)
+    for indices in groups.values():
+        members = [Member(pairs[i][0].config.replace(seed=pairs[i][1]), pairs[i][0].target.sample, pairs[i][0].label) for i in indices]
+        ensemble = train_gan_ensemble(
+            members, shape.noise_dim, shape.data_dim, shape.width, shape.depth, progress=progress
+        )
+        labels = sorted({pairs[i][0].label for i in indices}, key=[p[0].label for p in pairs].index)
+        iterations = members[0].config.iterations
+        rate = iterations * len(members) / ensemble.wall_time_s
+        print(
+            f"{len(members)} runs at once ({' | '.join(labels)}; seeds {', '.join(map(str, seeds))}): "
+            f"{iterations:,} iterations in {ensemble.wall_time_s:.1f} s, {rate:,.0f} run-iterations/s"
+        )
+        for i, train, error in zip(indices, ensemble.results, ensemble.errors):
+            trained[i] = (train, None if error is None else str(error))
+            if error is not None:
+                print(f"  {pairs[i][0].label}, seed {pairs[i][1]}: {error}")
+    return [trained[i] for i in range(len(pairs))]
 
 
 def train_runs(
@@ -214,43 +276,14 @@ def train_runs(
     batched: bool = True,
     progress: bool = False,
 ) -> list[RunRecord]:
-    """Train every spec with every seed and measure the snapshots.
-
-    Runs whose configs agree on ``gp_core.ensemble.SHARED_FIELDS`` are
-    trained as one ensemble when ``batched``; one line per ensemble (or per
-    run) is printed when it finishes.
+    """Train every 2-D spec with every seed (see ``train_specs``) and measure the snapshots.
 
     Returns:
         One RunRecord per (spec, seed), specs in order and seeds within each.
     """
     pairs = [(spec, seed) for spec in specs for seed in seeds]
-    trained: dict[int, tuple[TrainResult, str | None]] = {}
-    if batched:
-        groups: dict[tuple, list[int]] = {}
-        for index, (spec, _) in enumerate(pairs):
-            groups.setdefault(_group_key(spec.config), []).append(index)
-        for indices in groups.values():
-            members = [Member(pairs[i][0].config.replace(seed=pairs[i][1]), pairs[i][0].target.sample, pairs[i][0].label) for i in indices]
-            ensemble = train_gan_ensemble(members, width=width, depth=depth, progress=progress)
-            labels = sorted({pairs[i][0].label for i in indices}, key=[p[0].label for p in pairs].index)
-            iterations = members[0].config.iterations
-            rate = iterations * len(members) / ensemble.wall_time_s
-            print(
-                f"{len(members)} runs at once ({' | '.join(labels)}; seeds {', '.join(map(str, seeds))}): "
-                f"{iterations:,} iterations in {ensemble.wall_time_s:.1f} s, {rate:,.0f} run-iterations/s"
-            )
-            for i, train, error in zip(indices, ensemble.results, ensemble.errors):
-                trained[i] = (train, None if error is None else str(error))
-                if error is not None:
-                    print(f"  {pairs[i][0].label}, seed {pairs[i][1]}: {error}")
-    else:
-        for index, (spec, seed) in enumerate(pairs):
-            start = time.perf_counter()
-            trained[index] = train_one(spec, seed, width, depth, progress)
-            print(f"{spec.label}, seed {seed}: {time.perf_counter() - start:.1f} s")
-            if trained[index][1] is not None:
-                print(f"  {trained[index][1]}")
-    return [evaluate(spec, seed, *trained[i], n_eval) for i, (spec, seed) in enumerate(pairs)]
+    trained = train_specs(specs, seeds, ModelShape(width, depth), batched, progress)
+    return [evaluate(spec, seed, train, diverged, n_eval) for (spec, seed), (train, diverged) in zip(pairs, trained)]
 
 
 def records_of(records: Sequence[RunRecord], label: str) -> list[RunRecord]:
