@@ -24,12 +24,13 @@ from .experiments import (
     run_figure1_panel,
     run_figure2_run,
 )
+from .experiments.mnist import MnistSettings, rerun_mnist, show_digits
 from .experiments.synthetic import ModelShape, RunRecord, RunSpec, Target, distance_noise, evaluate, plot_record, train_one
 from .penalties import PENALTIES
 from .plots import Limits, new_figure, plot_gradient_field, plot_value_surface
 from .train import OPTIMIZERS, NonFiniteError
 
-__all__ = ["TrainingControls", "figure1_controls", "figure2_controls", "figure5_controls", "figure6_controls"]
+__all__ = ["TrainingControls", "figure1_controls", "figure2_controls", "figure5_controls", "figure6_controls", "mnist_controls"]
 
 _STYLE = {"description_width": "110px"}
 _LAYOUT = widgets.Layout(width="360px")
@@ -253,5 +254,39 @@ def figure6_controls(settings: Figure6Settings, seed: int = 0, device: str = "au
 
     controls.run_button.on_click(lambda _: _run_safely(controls, rerun))
     box = controls.layout([roll_scale])
+    box.controls = controls
+    return box
+
+
+def mnist_controls(settings: MnistSettings, seed: int = 0, device: str = "auto") -> widgets.Box:
+    """Build the panel that retrains one MNIST GAN with the reader's settings and draws its digits and measures."""
+    default_penalty = "0-GP"
+    controls = TrainingControls(
+        penalty=default_penalty, lam=settings.lam, optimizer="adam", lr_d=settings.lr, lr_g=settings.lr,
+        beta1=settings.betas[0], beta2=settings.betas[1], iterations=settings.marks[0],
+        max_iterations=settings.marks[1],
+    )
+
+    def rerun():
+        overrides = controls.overrides()
+        penalty = str(overrides.pop("penalty"))
+        record, _ = rerun_mnist(settings, penalty, seed, device, **overrides)
+        last = int(overrides["iterations"])
+        if record.diverged:
+            print(record.diverged)
+        fig, ax = plt.subplots(figsize=(4.2, 4.4))
+        show_digits(ax, record.images.get(last), settings.grid, f"{penalty}, iter. {last:,}")
+        display(fig)
+        plt.close(fig)
+        if last in record.score:
+            display(Markdown(
+                f"Classifier score {record.score[last]:.2f}, {record.classes[last]} classes found, memorisation "
+                f"ratio {record.memorisation[last]:.2f}, D > 0.5 on {record.d_heldout[last]:.0%} of held-out and "
+                f"{record.d_train[last]:.0%} of training digits; {record.train.wall_time_s:.1f} s of training."
+            ))
+        return record
+
+    controls.run_button.on_click(lambda _: _run_safely(controls, rerun))
+    box = controls.layout([])
     box.controls = controls
     return box
