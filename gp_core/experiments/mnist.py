@@ -67,8 +67,8 @@ class MnistSettings:
         lr: Adam's learning rate for both players (3e-4).
         betas: Adam's (β1, β2): (0.5, 0.9) in Figures 3, 7 and 9, (0.9, 0.99) in Figure 8.
         batch_size: real and fake digits per step (128).
-        d_steps: D steps per G step. The captions say nothing; the authors'
-            script takes 5, which ``paper`` follows.
+        d_steps: D steps per G step. The captions give no number; the
+            authors' script takes 5, which ``paper`` follows.
         marks: the snapshot iterations (1,000 and 10,000 in the captions).
         seeds: seeds per method; the figure shows the first.
         n_eval: generated digits measured per snapshot.
@@ -177,7 +177,7 @@ class MnistRecord:
         classes: classes found among the generated digits per iteration.
         memorisation: median distance from a generated digit to its nearest
             training digit divided by the same median for held-out real digits,
-            per iteration; below 1, G's digits sit closer to the training set
+            per iteration. Below 1, G's digits sit closer to the training set
             than unseen real digits do.
         d_heldout, d_train: share of held-out and of training digits that D
             scores above 0.5, per iteration.
@@ -202,7 +202,7 @@ class MnistRecord:
 
 
 def _methods(figure: int) -> list[tuple[str, str, int]]:
-    """(method, penalty, last mark index) per distinct run of the figure."""
+    """Return (method, penalty, last mark index) for each distinct run of the figure."""
     last: dict[tuple[str, str], int] = {}
     for panel in mnist_panels(figure):
         key = (panel.method, panel.penalty)
@@ -284,7 +284,7 @@ def _evaluate(
 
 @dataclass
 class MnistRun:
-    """Everything an MNIST page shows: its settings, data, classifier and records."""
+    """The data of one MNIST page: its settings, digits, classifier and records."""
 
     settings: MnistSettings
     split: mnist.DigitSplit
@@ -326,7 +326,7 @@ def rerun_mnist(
 ) -> tuple[MnistRecord, MnistRun]:
     """Train one GAN with ``penalty`` and TrainConfig ``overrides`` (for the widgets) and measure its last snapshot.
 
-    Returns the record and an MnistRun holding only it, for ``mnist_table``-style display.
+    Returns the record and an MnistRun that contains only it, for ``mnist_table``-style display.
     """
     split = mnist.load_digits(settings.data_folder)
     classifier = load_or_train_classifier(split)
