@@ -110,3 +110,16 @@ def test_mnist_widget_reruns_one_method(quick_classifier):
     assert controls.last_result.penalty == "1-GP"
     assert sorted(controls.last_result.images) == [3]
     assert torch.isfinite(controls.last_result.images[3]).all()
+
+
+def test_stacked_mnist_counts_modes_per_method(quick_classifier):
+    from gp_core.experiments.mnist import run_stacked, stacked_findings, stacked_table
+
+    settings = dataclasses.replace(tiny(3), stacked_train=300, stacked_eval=200)
+    result = run_stacked(settings, seed=0, device="cpu")
+    assert sorted(result.modes) == ["0-GP", "0-GP-sample", "1-GP", "No GP"]
+    assert all(len(values) == settings.seeds for values in result.modes.values())
+    assert all(1 <= v <= 200 for values in result.modes.values() for v in values)
+    assert 1 <= result.real_modes <= 200  # the one-epoch test classifier tells few classes apart
+    assert stacked_table(result).count("\n| ") == 5
+    assert len(re.findall(r"\*\*(holds|does not hold)", stacked_findings(result))) == 3
