@@ -159,8 +159,8 @@ def swiss_roll(n: int, generator: torch.Generator, scale: float = 1.0) -> torch.
 
     t = 1.5π(1 + 2u) with u ~ U(0, 1); the point (t·cos t, t·sin t) gets
     N(0, 0.25²·I) noise, is divided by 7.5 and multiplied by ``scale``.
-    scikit-learn's third coordinate (the roll's height) is not used by the
-    paper, so it is not drawn.
+    scikit-learn's second coordinate (the roll's height, uniform on [0, 21])
+    is not used by the paper, so it is not drawn.
     """
     _check_count(n)
     _check_scale(scale)
