@@ -95,6 +95,8 @@ class EnsembleMLP(nn.Module):
     @classmethod
     def stack(cls, models: Sequence[MLP]) -> "EnsembleMLP":
         """Build an ensemble whose member k has the weights of ``models[k]`` (all of one MLPConfig)."""
+        if not models:
+            raise ValueError("EnsembleMLP.stack needs at least one model")
         configs = {model.config for model in models}
         if len(configs) != 1:
             raise ValueError(f"all models of an ensemble must share one MLPConfig, got {sorted(map(str, configs))}")
@@ -281,6 +283,15 @@ def train_gan_ensemble(
 
     def draw(sampler) -> torch.Tensor:
         return torch.stack([sampler(k, rng) for k, rng in enumerate(rngs)]).to(device)
+
+    for k, member in enumerate(members):
+        # A wrong sample shape would otherwise fail deep inside torch.stack without naming the member.
+        shape = tuple(member.sample_real(batch, torch.Generator().manual_seed(0)).shape)
+        if shape != (batch, data_dim):
+            raise ValueError(
+                f"member {k} ({member.label or 'unlabelled'}) draws real samples of shape {shape}; "
+                f"expected ({batch}, {data_dim}) for batch_size={batch} and data_dim={data_dim}"
+            )
 
     def noise() -> torch.Tensor:
         return draw(lambda k, rng: torch.randn(batch, noise_dim, generator=rng))

@@ -116,3 +116,17 @@ def test_stack_rejects_mixed_shapes():
 def test_ensemble_needs_a_positive_member_count():
     with pytest.raises(ValueError, match="positive number of members, got 0"):
         EnsembleMLP(make_discriminator(width=8).config, 0)
+
+
+def test_wrong_sample_shape_names_the_member():
+    def flat(n, rng):
+        return torch.zeros(n)
+
+    members = [Member(config(seed=0), eight_gaussians), Member(config(seed=1), flat, "flat")]
+    with pytest.raises(ValueError, match=r"member 1 \(flat\) draws real samples of shape \(128,\); expected \(128, 2\)"):
+        train_gan_ensemble(members, width=8)
+
+
+def test_stack_needs_a_model():
+    with pytest.raises(ValueError, match="at least one model"):
+        EnsembleMLP.stack([])

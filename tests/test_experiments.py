@@ -283,3 +283,16 @@ def test_figure6_widget_uses_chosen_roll_scale():
     assert controls.last_result.spec.target.scale == 4.0
     assert controls.last_result.spec.config.penalty == "1-GP"
     assert sorted(controls.last_result.samples) == [3]
+
+
+@pytest.mark.parametrize("settings_fn", [figure1_settings, figure2_settings, figure5_settings, figure6_settings])
+def test_settings_reject_zero_seeds(settings_fn):
+    with pytest.raises(ValueError, match="seeds must be a positive integer, got 0"):
+        dataclasses.replace(settings_fn("smoke"), seeds=0)
+
+
+def test_one_seed_is_reported_without_a_spread():
+    from gp_core.experiments import mean_std
+
+    assert mean_std([0.25]) == "0.250 (one seed)"
+    assert mean_std([0.25, float("nan")]) == "0.250 (one seed) (1 diverged)"

@@ -30,7 +30,15 @@ def test_true_samples_cover_every_mode_of_either_mixture():
         assert coverage.modes_covered == coverage.n_modes
 
 
-@pytest.mark.parametrize(("name", "scale", "message"), [("moons", 1.0, "unknown target 'moons'"), ("swissroll", 0.0, "positive number, got 0.0")])
+@pytest.mark.parametrize(
+    ("name", "scale", "message"),
+    [
+        ("moons", 1.0, "unknown target 'moons'"),
+        ("swissroll", 0.0, "positive finite number, got 0.0"),
+        ("swissroll", float("inf"), "positive finite number, got inf"),
+        ("swissroll", True, "positive finite number, got True"),
+    ],
+)
 def test_invalid_target_raises(name, scale, message):
     with pytest.raises(ValueError, match=message):
         Target(name, scale)

@@ -13,6 +13,7 @@ from ..train import TrainResult, resolve_device
 __all__ = [
     "SCALES",
     "check_scale",
+    "check_seeds",
     "provenance",
     "settings_table",
     "summary_line",
@@ -28,6 +29,12 @@ def check_scale(scale: str) -> None:
     """Raise ValueError naming ``scale`` unless it is one of ``SCALES``."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {list(SCALES)}")
+
+
+def check_seeds(seeds: object) -> None:
+    """Raise ValueError naming ``seeds`` unless it is a positive integer."""
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
 
 
 def provenance(scale: str, seed: int, device: str) -> str:
@@ -79,7 +86,10 @@ def mean_std(values: Iterable[float], digits: int = 3) -> str:
     finite = values[np.isfinite(values)]
     if len(finite) == 0:
         return "diverged"
-    text = f"{finite.mean():.{digits}f} ± {sample_std(finite):.{digits}f}"
+    if len(finite) == 1:
+        text = f"{finite[0]:.{digits}f} (one seed)"
+    else:
+        text = f"{finite.mean():.{digits}f} ± {sample_std(finite):.{digits}f}"
     if len(finite) < len(values):
         text += f" ({len(values) - len(finite)} diverged)"
     return text

@@ -11,7 +11,7 @@ from .. import data
 from ..models import make_discriminator
 from ..plots import Limits, grid_points, new_figure, plot_value_surface, probability_on_grid, surface_error
 from ..train import TrainConfig, TrainResult, seeded, train_discriminator
-from .common import check_scale, sample_std, seed_verdict, summary_line
+from .common import check_scale, check_seeds, sample_std, seed_verdict, summary_line
 
 __all__ = [
     "Figure1Settings",
@@ -64,6 +64,10 @@ class Figure1Settings:
     grid: int = 100
     limits: tuple[float, float] = (-2.5, 4.5)
     seeds: int = 3
+
+    def __post_init__(self) -> None:
+        check_scale(self.scale)
+        check_seeds(self.seeds)
 
 
 def figure1_settings(scale: str) -> Figure1Settings:

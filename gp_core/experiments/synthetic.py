@@ -11,6 +11,7 @@ drawn from a seed of its own, so all runs of one seed face the same points.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -65,8 +66,8 @@ class Target:
     def __post_init__(self) -> None:
         if self.name not in data.TARGETS:
             raise ValueError(f"unknown target {self.name!r}; choose one of {sorted(data.TARGETS)}")
-        if not isinstance(self.scale, (int, float)) or not self.scale > 0:
-            raise ValueError(f"target scale must be a positive number, got {self.scale!r}")
+        if isinstance(self.scale, bool) or not isinstance(self.scale, (int, float)) or not 0 < self.scale < math.inf:
+            raise ValueError(f"target scale must be a positive finite number, got {self.scale!r}")
 
     @property
     def label(self) -> str:
