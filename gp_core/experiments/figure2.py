@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from ..plots import Limits, new_figure
 from ..train import TrainConfig
-from .common import check_scale, seed_verdict
+from .common import check_scale, check_seeds, seed_verdict
 from .synthetic import (
     DistanceNoise,
     ModelShape,
@@ -80,6 +80,10 @@ class Figure2Settings:
     n_plot_samples: int = 2_000
     limits: tuple[float, float] = (-10.0, 10.0)
     seeds: int = 3
+
+    def __post_init__(self) -> None:
+        check_scale(self.scale)
+        check_seeds(self.seeds)
 
 
 def figure2_settings(scale: str) -> Figure2Settings:

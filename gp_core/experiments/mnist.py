@@ -30,7 +30,7 @@ from ..classifier import ClassifierResult, class_probabilities, load_or_train_cl
 from ..plots import new_figure
 from ..scores import class_coverage, inception_score, interpolation_smoothness, nearest_distances, stacked_modes
 from ..train import TrainConfig, TrainResult
-from .common import check_scale, mean_std, seed_verdict
+from .common import check_scale, check_seeds, mean_std, seed_verdict
 from .synthetic import ModelShape, RunSpec, train_one, train_specs
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 _EVAL_SEED_OFFSET = 10_000
+MNIST_FIGURES = (3, 7, 8, 9)
 
 
 @dataclass(frozen=True)
@@ -102,12 +103,15 @@ class MnistSettings:
     stacked_train: int = 50_000
     stacked_eval: int = 10_000
 
+    def __post_init__(self) -> None:
+        check_scale(self.scale)
+        check_seeds(self.seeds)
+        if self.figure not in MNIST_FIGURES:
+            raise ValueError(f"unknown MNIST figure {self.figure!r}; choose one of {list(MNIST_FIGURES)}")
+
     @property
     def shape(self) -> ModelShape:
         return ModelShape(self.width, self.depth, self.noise_dim, 784)
-
-
-MNIST_FIGURES = (3, 7, 8, 9)
 
 
 def mnist_settings(figure: int, scale: str, data_folder: str | None = None) -> MnistSettings:
@@ -377,7 +381,7 @@ def plot_mnist(run: MnistRun) -> Figure:
     """Draw one grid of generated digits (first seed, fixed z) per caption panel."""
     settings = run.settings
     panels = mnist_panels(settings.figure)
-    fig, axes = new_figure(len(panels), columns=min(len(panels), 3), panel_size=3.2)
+    fig, axes = new_figure(len(panels), columns=2 if len(panels) == 4 else min(len(panels), 3), panel_size=3.2)
     for ax, panel in zip(axes, panels):
         iteration = settings.marks[panel.mark]
         record = run.of(panel.method)[0]
