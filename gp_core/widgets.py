@@ -114,6 +114,14 @@ def _run_safely(controls: TrainingControls, rerun) -> None:
         controls.run_button.disabled = False
 
 
+def _panel(controls: TrainingControls, rerun, extra: list[widgets.Widget]) -> widgets.Box:
+    """Connect the Run button to ``rerun`` and lay the panel out with the ``extra`` inputs."""
+    controls.run_button.on_click(lambda _: _run_safely(controls, rerun))
+    box = controls.layout(extra)
+    box.controls = controls  # kept reachable for tests and for readers who script the panel
+    return box
+
+
 def figure1_controls(settings: Figure1Settings, seed: int = 0, device: str = "auto") -> widgets.Box:
     """Build the panel that retrains one Figure 1 discriminator and draws it beside D*."""
     controls = TrainingControls(
@@ -136,10 +144,7 @@ def figure1_controls(settings: Figure1Settings, seed: int = 0, device: str = "au
                          f"{result.train.wall_time_s:.1f} s of training"))
         return result
 
-    controls.run_button.on_click(lambda _: _run_safely(controls, rerun))
-    box = controls.layout([more_samples])
-    box.controls = controls  # kept reachable for tests and for readers who script the panel
-    return box
+    return _panel(controls, rerun, [more_samples])
 
 
 def figure2_controls(settings: Figure2Settings, seed: int = 0, device: str = "auto") -> widgets.Box:
@@ -173,10 +178,7 @@ def figure2_controls(settings: Figure2Settings, seed: int = 0, device: str = "au
             ))
         return result
 
-    controls.run_button.on_click(lambda _: _run_safely(controls, rerun))
-    box = controls.layout([])
-    box.controls = controls
-    return box
+    return _panel(controls, rerun, [])
 
 
 
@@ -218,10 +220,7 @@ def figure5_controls(settings: Figure5Settings, seed: int = 0, device: str = "au
         display(Markdown(_measure_line(record, last)))
         return record
 
-    controls.run_button.on_click(lambda _: _run_safely(controls, rerun))
-    box = controls.layout([])
-    box.controls = controls
-    return box
+    return _panel(controls, rerun, [])
 
 
 def figure6_controls(settings: Figure6Settings, seed: int = 0, device: str = "auto") -> widgets.Box:
@@ -252,10 +251,7 @@ def figure6_controls(settings: Figure6Settings, seed: int = 0, device: str = "au
         display(Markdown(f"{_measure_line(record, last)} Two real samples score {noise}."))
         return record
 
-    controls.run_button.on_click(lambda _: _run_safely(controls, rerun))
-    box = controls.layout([roll_scale])
-    box.controls = controls
-    return box
+    return _panel(controls, rerun, [roll_scale])
 
 
 def mnist_controls(settings: MnistSettings, seed: int = 0, device: str = "auto") -> widgets.Box:
@@ -286,7 +282,4 @@ def mnist_controls(settings: MnistSettings, seed: int = 0, device: str = "auto")
             ))
         return record
 
-    controls.run_button.on_click(lambda _: _run_safely(controls, rerun))
-    box = controls.layout([])
-    box.controls = controls
-    return box
+    return _panel(controls, rerun, [])
