@@ -64,6 +64,10 @@ class Figure5Settings:
         check_seeds(self.seeds)
 
 
+# Hidden units of the paper's synthetic GANs, from the caption of Figure 2.
+PAPER_WIDTH = 512
+
+
 def figure5_settings(scale: str) -> Figure5Settings:
     """Return Figure 5's settings at ``scale``."""
     check_scale(scale)
@@ -173,16 +177,19 @@ def figure5_findings(settings: Figure5Settings, records: Sequence[RunRecord]) ->
     """Return Markdown on what the evolution shows: modes found, when, and whether the distance fell."""
     last = settings.iterations
     n = len(records)
+
     all_modes = [r.coverage[last].modes_covered == 8 if last in r.coverage else False for r in records]
     first_full = []
     for r in records:
         hits = [it for it, c in sorted(r.coverage.items()) if c.modes_covered == 8]
         first_full.append(f"{hits[0]:,}" if hits else "never")
+
     start, end = [r.distance_at(0) for r in records], [r.distance_at(last) for r in records]
     closer = sum(e < s for s, e in zip(start, end))
     diverged = sum(r.diverged is not None for r in records)
     largest = [r.coverage[last].largest_mode_share for r in records if last in r.coverage]
     quality = [r.coverage[last].high_quality_share for r in records if last in r.coverage]
+
     lines = [
         f"- GAN-0-GP with λ = {settings.lam:g} covers all 8 modes at iteration {last:,}: "
         f"{seed_verdict(sum(all_modes), n)}. First iteration with all 8 covered, per seed: {', '.join(first_full)}.",
@@ -196,10 +203,14 @@ def figure5_findings(settings: Figure5Settings, records: Sequence[RunRecord]) ->
     ]
     if not any(all_modes):
         radius = 3 * records[0].spec.target.mode_std
+        causes = "the length of training or the narrow modes"
+        if settings.width != PAPER_WIDTH:
+            causes = f"the width ({PAPER_WIDTH} in the paper's Figure 2), {causes}"
         lines.append(
             f"- So at this scale ({settings.width} hidden units, {last:,} iterations) the generators did not "
-            f"reproduce the paper's figure. This page cannot tell whether the width (512 in the paper), the "
-            f"length of training or the narrow modes (a mode counts only within {radius:.3f} of its centre) "
-            f"make the difference; `paper` scale, meant for a GPU, uses the paper's width."
+            f"reproduce the paper's figure. This page cannot tell whether {causes} (a mode counts only within "
+            f"{radius:.3f} of its centre) make the difference."
         )
+        if settings.width != PAPER_WIDTH:
+            lines[-1] += f" `paper` scale, meant for a GPU, uses {PAPER_WIDTH} units."
     return "\n".join(lines)
