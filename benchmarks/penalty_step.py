@@ -12,11 +12,14 @@ public PyTorch scripts do:
 
 Before timing, the script checks on one batch that both steps compute the
 same D loss, penalty and G loss to float32 tolerance, so that speed never
-comes from computing something else. For each case it prints iterations per
-second (min, median and max over repeats), the ratio to the authors' step,
-the FLOPs of one iteration counted from the matrix products that autograd
-runs (2·m·k·n each), and the achieved FLOP rate as a share of what the same matrix products
-reach when timed alone in the same run.
+comes from computing something else. For each case and step it prints:
+
+* iterations per second (min, median and max over repeats);
+* the ratio to the authors' step;
+* the FLOPs of one iteration, counted as 2·m·k·n for each matrix product
+  that autograd runs;
+* the achieved FLOP rate as a share of what the same matrix products reach
+  when timed alone in the same run.
 
 Usage: ``python benchmarks/penalty_step.py [--iterations 200] [--repeats 5] [--cases ...]``.
 """

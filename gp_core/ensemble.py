@@ -76,7 +76,7 @@ class EnsembleMLP(nn.Module):
 
     Layer i has a weight of shape ``(K, fan_in, fan_out)`` and a bias of
     shape ``(K, 1, fan_out)``. Input ``(K, batch, in_features)``, output
-    ``(K, batch, out_features)``; member k only sees row k of the input.
+    ``(K, batch, out_features)``; member k uses only row k of the input.
     """
 
     def __init__(self, config: MLPConfig, members: int):

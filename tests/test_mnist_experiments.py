@@ -120,6 +120,6 @@ def test_stacked_mnist_counts_modes_per_method(quick_classifier):
     assert sorted(result.modes) == ["0-GP", "0-GP-sample", "1-GP", "No GP"]
     assert all(len(values) == settings.seeds for values in result.modes.values())
     assert all(1 <= v <= 200 for values in result.modes.values() for v in values)
-    assert 1 <= result.real_modes <= 200  # the one-epoch test classifier tells few classes apart
+    assert 1 <= result.real_modes <= 200  # the one-epoch test classifier separates few classes
     assert stacked_table(result).count("\n| ") == 5
     assert len(re.findall(r"\*\*(holds|does not hold)", stacked_findings(result))) == 3

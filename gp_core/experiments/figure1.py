@@ -35,8 +35,8 @@ class Figure1Settings:
     Attributes:
         scale: ``"smoke"``, ``"quick"`` or ``"paper"``.
         n_samples: real and fake points in the small fixed data set (100 in the script).
-        n_samples_more: points per set in the "more samples" panel; the paper
-            gives no number, so ten times ``n_samples`` is used.
+        n_samples_more: points per set in the "more samples" panel.
+            Thanh-Tung et al. give no number, so ten times ``n_samples`` is used.
         iterations: D steps; the caption's 10,000 (the script ran 10,000
             passes over 5 minibatches, five times as many steps).
         batch_size: points per minibatch from each set (20 in the script).
@@ -71,7 +71,7 @@ class Figure1Settings:
 
 
 def figure1_settings(scale: str) -> Figure1Settings:
-    """Return Figure 1's settings at ``scale``; the quick scale keeps the paper's sizes."""
+    """Return Figure 1's settings at ``scale``. The quick scale keeps the sizes of the paper's caption."""
     check_scale(scale)
     if scale == "smoke":
         return Figure1Settings(scale=scale, iterations=200, grid=40, seeds=2)

@@ -59,8 +59,8 @@ class Figure2Settings:
         batch_size: real and fake samples per step (128).
         lr: SGD learning rate of both players without TTUR (3e-3).
         ttur_lr_g: G's learning rate under TTUR; D keeps ``lr``. The paper
-            gives no value, so the 1:3 ratio of its ImageNet runs (lr 1e-4
-            for G, 3e-4 for D) is used.
+            gives no value, so the 1:3 ratio of Thanh-Tung et al.'s ImageNet
+            runs (lr 1e-4 for G, 3e-4 for D) is used.
         lam: λ of the penalised runs (10).
         target_scale: radius of the 8-Gaussians circle before the 1.414 divisor (10).
         n_plot_samples: generated points drawn and measured per panel.
@@ -234,9 +234,9 @@ def figure2_table(settings: Figure2Settings, records: Sequence[RunRecord]) -> st
 
 
 def figure2_findings(settings: Figure2Settings, records: Sequence[RunRecord]) -> str:
-    """Return Markdown that checks the paper's claims for Figure 2, seed by seed.
+    """Return Markdown that checks Thanh-Tung et al.'s claims for Figure 2, seed by seed.
 
-    The first line checks mode coverage, the paper's own claim. The others
+    The first line checks mode coverage, the claim of the paper's caption. The others
     compare 0-GP with each other method by the sliced W1 distance, which
     measures which generator ended closer to the target but not whether it
     found the modes.
