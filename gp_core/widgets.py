@@ -24,13 +24,15 @@ from .experiments import (
     run_figure1_panel,
     run_figure2_run,
 )
+from .experiments.imagenet import ImageSettings, plot_sample_grid, rerun_image_gan
 from .experiments.mnist import MnistSettings, rerun_mnist, show_digits
+from .image_gan import METHODS
 from .experiments.synthetic import ModelShape, RunRecord, RunSpec, Target, distance_noise, evaluate, plot_record, train_one
 from .penalties import PENALTIES
 from .plots import Limits, new_figure, plot_gradient_field, plot_value_surface
 from .train import OPTIMIZERS, NonFiniteError
 
-__all__ = ["TrainingControls", "figure1_controls", "figure2_controls", "figure5_controls", "figure6_controls", "mnist_controls"]
+__all__ = ["TrainingControls", "figure1_controls", "figure2_controls", "figure5_controls", "figure6_controls", "mnist_controls", "image_controls"]
 
 _STYLE = {"description_width": "110px"}
 _LAYOUT = widgets.Layout(width="360px")
@@ -283,3 +285,46 @@ def mnist_controls(settings: MnistSettings, seed: int = 0, device: str = "auto")
         return record
 
     return _panel(controls, rerun, [])
+
+
+def image_controls(settings: ImageSettings, seed: int = 0, device: str = "auto") -> widgets.Box:
+    """Build the panel that retrains one residual GAN of Figure 4 or 10 and draws its score curve and samples."""
+    method = widgets.Dropdown(options=list(METHODS), value=settings.methods[0], description="method", style=_STYLE, layout=_LAYOUT)
+    controls = TrainingControls(
+        penalty="0-GP", lam=settings.lam, optimizer="adam", lr_d=settings.lr_d, lr_g=settings.lr_g,
+        beta1=settings.betas[0], beta2=settings.betas[1], iterations=settings.iterations,
+        max_iterations=4 * settings.iterations,
+    )
+
+    def rerun():
+        iterations = int(controls.iterations.value)
+        record, scorer = rerun_image_gan(
+            settings, method.value, seed, device, lam=float(controls.lam.value), lr_g=float(controls.lr_g.value),
+            lr_d=float(controls.lr_d.value), betas=(float(controls.beta1.value), float(controls.beta2.value)),
+            iterations=iterations, eval_every=max(1, iterations // 6),
+        )
+        if record.diverged:
+            print(record.diverged)
+        run = record.run
+        fig, (curve, samples) = plt.subplots(1, 2, figsize=(9.0, 4.2))
+        steps, scores = run.scores
+        curve.plot(steps, scores, marker="o")
+        curve.set_xlabel("generator iterations")
+        curve.set_ylabel(scorer.name)
+        grid = plot_sample_grid(record, settings, run.generator.shape.n_classes or 1, "")
+        samples.imshow(grid.axes[0].images[0].get_array(), cmap="gray" if settings.channels == 1 else None)
+        samples.set_axis_off()
+        samples.set_title(f"{method.value}, step {run.iterations_done:,}")
+        plt.close(grid)
+        display(fig)
+        plt.close(fig)
+        display(Markdown(f"Last {scorer.name}: {scores[-1]:.2f} after {run.wall_time_s:.1f} s of training."))
+        return record
+
+    controls.run_button.on_click(lambda _: _run_safely(controls, rerun))
+    left = widgets.VBox([method, controls.lam, controls.iterations])
+    right = widgets.VBox([controls.lr_d, controls.lr_g, controls.beta1, controls.beta2])
+    box = widgets.VBox([widgets.HBox([left, right]), controls.run_button, controls.output])
+    box.controls = controls
+    box.method = method
+    return box
