@@ -11,6 +11,7 @@ from __future__ import annotations
 import operator
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -73,14 +74,17 @@ class ImageFolder(torch.utils.data.Dataset):
     extra column or row is cut from the right or bottom. EXIF orientation
     tags are ignored.
 
+    ``workers`` threads load the images of one ``batch`` call in parallel.
+
     Raises:
         FileNotFoundError: ``root`` does not exist.
         ValueError: ``root`` is a file, has no class sub-folders or has a
-            class folder with no image files, or ``size`` or ``channels`` is invalid.
+            class folder with no image files, or ``size``, ``channels`` or ``workers`` is invalid.
     """
 
-    def __init__(self, root: str | os.PathLike, size: int, channels: int = 3) -> None:
+    def __init__(self, root: str | os.PathLike, size: int, channels: int = 3, workers: int = 1) -> None:
         self.size = _validate_positive_int(size, "size")
+        self.workers = _validate_positive_int(workers, "workers")
         if isinstance(channels, bool) or channels not in (1, 3):
             raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels!r}")
         self.channels = channels
@@ -170,8 +174,15 @@ class ImageFolder(torch.utils.data.Dataset):
         positions = [self._normalize_index(index) for index in indices]
 
         images = torch.empty((len(positions), self.channels, self.size, self.size), dtype=torch.float32)
-        for row, position in enumerate(positions):
-            images[row] = self._load(self.samples[position][0])
+        paths = [self.samples[position][0] for position in positions]
+        if self.workers > 1 and len(paths) > 1:
+            # Pillow releases the GIL while it decodes and resizes, so threads load images in parallel.
+            with ThreadPoolExecutor(self.workers) as pool:
+                loaded = list(pool.map(self._load, paths))
+        else:
+            loaded = [self._load(path) for path in paths]
+        for row, image in enumerate(loaded):
+            images[row] = image
         return images, self._labels[positions]
 
     def _normalize_index(self, index: object) -> int:

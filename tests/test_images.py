@@ -375,3 +375,19 @@ def test_index_accepts_numpy_and_tensor_scalars(three_classes):
 
     assert dataset[np.int64(5)][1] == 1
     assert dataset[torch.tensor(9)][1] == 2
+
+
+def test_batch_with_threads_matches_serial(three_classes):
+    serial = ImageFolder(three_classes, size=8)
+    threaded = ImageFolder(three_classes, size=8, workers=3)
+    indices = list(range(len(serial)))[::-1]
+    images, labels = threaded.batch(indices)
+    expected_images, expected_labels = serial.batch(indices)
+    assert torch.equal(images, expected_images)
+    assert torch.equal(labels, expected_labels)
+
+
+@pytest.mark.parametrize("workers", [0, -2, 1.5, True])
+def test_invalid_workers_rejected(three_classes, workers):
+    with pytest.raises(ValueError, match="workers"):
+        ImageFolder(three_classes, size=8, workers=workers)
