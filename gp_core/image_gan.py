@@ -260,7 +260,12 @@ LOSS_KEYS = ("loss_d", "penalty", "grad_norm", "loss_g")
 
 
 class ImageGanDiverged(RuntimeError):
-    """A loss or penalty became NaN or infinite; ``run`` keeps everything done before it."""
+    """A loss or penalty became NaN or infinite.
+
+    ``run`` keeps the scores and losses before that step and G's finite
+    moving average. Its current G and D hold the step's non-finite weights,
+    and the last checkpoint, if any, is left as it was.
+    """
 
     def __init__(self, iteration: int, quantity: str, value: float, run: ImageGanRun) -> None:
         config = run.config
@@ -599,8 +604,10 @@ class _Trainer:
             # The G step reuses the labels of D's last real batch, as
             # Mescheder et al.'s training loop does.
             g_loss = self.generator_step(self._last_labels)
-            self.update_average()
+            # Checked before the average takes in G's new weights, so the
+            # average, the network that is scored, stays finite.
             self._record(iteration, d_values, g_loss)
+            self.update_average()
             self.run.iterations_done = iteration
             self.run.wall_time_s = time.perf_counter() - started
             last = iteration == config.iterations

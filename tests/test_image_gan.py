@@ -270,6 +270,7 @@ def test_divergence_keeps_scores_and_checkpoint(tmp_path):
     assert caught.value.run.iterations_done == 2
     assert [e.iteration for e in caught.value.run.evaluations] == [0, 1, 2]
     assert (tmp_path / CHECKPOINT_NAME).read_bytes() == before
+    assert all(torch.isfinite(p).all() for p in caught.value.run.generator.parameters())
 
 
 @pytest.mark.parametrize(
