@@ -35,7 +35,7 @@ CHECKOUT_KEY := $(firstword $(shell printf '%s' '$(CURDIR)' | cksum))
 SETUP_STAMP := $(ENV_PREFIX)/.gp-gan-book-setup-$(CHECKOUT_KEY).stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help setup book test clean
+.PHONY: help setup book test clean clean-cache
 
 help:
 	@echo "Targets:"
@@ -43,6 +43,7 @@ help:
 	@echo "  make test    run the tests with pytest"
 	@echo "  make setup   create or update the environment (book and test run it when needed)"
 	@echo "  make clean   remove _build"
+	@echo "  make clean-cache  delete the cached training runs (see gp_core/run_cache.py)"
 	@echo "Variables (current value):"
 	@echo "  SCALE=$(SCALE)        smoke (seconds per notebook), quick (CPU) or paper (GPU)"
 	@echo "  SEED=$(SEED)            random seed of every run"
@@ -69,3 +70,6 @@ test: $(SETUP_STAMP)
 
 clean:
 	rm -rf _build
+
+clean-cache: $(SETUP_STAMP)
+	"$(ENV_PYTHON)" -m gp_core.run_cache clear

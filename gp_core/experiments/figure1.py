@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.figure import Figure
 
-from .. import data
+from .. import data, run_cache
 from ..models import make_discriminator
 from ..plots import Limits, grid_points, new_figure, plot_value_surface, probability_on_grid, surface_error
-from ..train import TrainConfig, TrainResult, seeded, train_discriminator
+from ..train import TrainConfig, TrainResult, resolve_device, seeded, train_discriminator
 from .common import check_scale, check_seeds, sample_std, seed_verdict, summary_line
 
 __all__ = [
@@ -144,9 +144,17 @@ def run_figure1_panel(
     n = settings.n_samples_more if panel.more_samples else settings.n_samples
     samples = data.figure1_gaussians(n, seed)
     config = _figure1_config(settings, panel.penalty, seed, device, **overrides)
-    with seeded(seed):
-        discriminator = make_discriminator(width=settings.width, depth=settings.depth, activation=settings.activation)
-    result = train_discriminator(discriminator, samples.x_real, samples.x_fake, config, progress, panel.title)
+
+    def train() -> TrainResult:
+        with seeded(seed):
+            discriminator = make_discriminator(width=settings.width, depth=settings.depth, activation=settings.activation)
+        return train_discriminator(discriminator, samples.x_real, samples.x_fake, config, progress, panel.title)
+
+    architecture = {"width": settings.width, "depth": settings.depth, "activation": settings.activation}
+    result, _ = run_cache.cached(
+        "train_discriminator", train, config=config, x_real=samples.x_real, x_fake=samples.x_fake,
+        architecture=architecture, device=resolve_device(config.device).type,
+    )
     limits = Limits.square(*settings.limits)
     values = probability_on_grid(result.discriminator, limits, settings.grid)
     mean_error, max_error = surface_error(result.discriminator, data.GaussianPair.optimal_discriminator, limits, settings.grid)

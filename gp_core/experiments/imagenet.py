@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from .. import run_cache
 from ..classifier import class_probabilities, load_or_train_classifier
 from ..image_gan import (
     METHODS,
@@ -42,6 +43,7 @@ from ..image_gan import (
 from ..mnist import load_subset
 from ..resnet import ResnetShape
 from ..scores import inception_score
+from ..train import resolve_device
 from .common import check_scale, check_seeds, mean_std, sample_std, seed_verdict
 
 __all__ = [
@@ -245,7 +247,7 @@ def load_image_data(settings: ImageSettings, device: str = "cpu") -> tuple[Image
     from ..images import ImageFolder
     from ..inception import load_inception
 
-    folder = ImageFolder(settings.data_folder, settings.size, settings.channels)
+    folder = ImageFolder(settings.data_folder, settings.size, settings.channels, workers=os.cpu_count() or 1)
     if settings.channels != 3:
         raise ValueError("the Inception network scores colour images; set channels to 3 with an image folder")
     inception = load_inception(settings.inception_weights, device=device)
@@ -306,7 +308,25 @@ def _checkpoint_folder(settings: ImageSettings, method: str, seed: int) -> Path 
     return Path(settings.checkpoint_dir) / f"figure{settings.figure}-{settings.scale}-{method}-seed{seed}"
 
 
+def _data_key(data: ImageData) -> object:
+    if isinstance(data, TensorImages):
+        return {"images": data.images, "labels": data.labels}
+    return {"folder": str(getattr(data, "root", "")), "images": len(data), "classes": list(getattr(data, "classes", []))}
+
+
 def _train(config: ImageGanConfig, data: ImageData, scorer: Scorer, folder: Path | None, progress: bool) -> ImageRecord:
+    """Train one run; without a checkpoint folder, load it from the run cache or store it there."""
+    if folder is not None:
+        return _train_now(config, data, scorer, folder, progress)
+    record, _ = run_cache.cached(
+        "train_image_gan", lambda: _train_now(config, data, scorer, None, progress),
+        config=config, data=_data_key(data), scorer=[scorer.name, scorer.note, scorer.splits],
+        device=resolve_device(config.device).type,
+    )
+    return record
+
+
+def _train_now(config: ImageGanConfig, data: ImageData, scorer: Scorer, folder: Path | None, progress: bool) -> ImageRecord:
     try:
         run = train_image_gan(config, data, score=scorer, checkpoint_dir=folder, progress=progress)
         return ImageRecord(config.method, config.seed, run)
@@ -321,7 +341,7 @@ def run_image_gans(settings: ImageSettings, seed: int = 0, device: str = "auto",
     Prints one line per run.
     """
     started = time.perf_counter()
-    data, n_classes, scorer = load_image_data(settings, device="cpu" if device == "auto" else device)
+    data, n_classes, scorer = load_image_data(settings, device=str(resolve_device(device)))
     records = []
     for method in settings.methods:
         for s in range(seed, seed + settings.seeds):
@@ -341,7 +361,7 @@ def run_image_gans(settings: ImageSettings, seed: int = 0, device: str = "auto",
 
 def rerun_image_gan(settings: ImageSettings, method: str, seed: int = 0, device: str = "auto", **changes: object) -> tuple[ImageRecord, Scorer]:
     """Train one run of ``method`` with ``changes`` to its ImageGanConfig fields (the widgets' entry point)."""
-    data, n_classes, scorer = load_image_data(settings, device="cpu" if device == "auto" else device)
+    data, n_classes, scorer = load_image_data(settings, device=str(resolve_device(device)))
     config = settings.config(method, seed, n_classes, device).replace(checkpoint_every=0, **changes)
     return _train(config, data, scorer, None, progress=False), scorer
 
@@ -489,6 +509,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _process_device(device: str) -> torch.device:
+    """Return this process's device: under torchrun, the GPU numbered LOCAL_RANK when CUDA is chosen."""
+    resolved = resolve_device(device)
+    if resolved.type == "cuda" and "LOCAL_RANK" in os.environ:
+        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    return resolved
+
+
 def main(argv: Sequence[str] | None = None) -> ImageRecord:
     """Train one run from the command line, in one process or in each process that torchrun starts."""
     import torch.distributed as dist
@@ -499,10 +527,13 @@ def main(argv: Sequence[str] | None = None) -> ImageRecord:
         settings = dataclasses.replace(settings, iterations=args.iterations)
     distributed = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
     if distributed:
-        backend = "nccl" if torch.cuda.is_available() and args.device != "cpu" else "gloo"
-        dist.init_process_group(backend)
+        use_cuda = _process_device(args.device).type == "cuda"
+        if use_cuda:
+            # NOTE: the NCCL path has not run here (no GPU); gloo on the CPU is tested.
+            torch.cuda.set_device(_process_device(args.device))
+        dist.init_process_group("nccl" if use_cuda else "gloo")
     try:
-        data, n_classes, scorer = load_image_data(settings, device="cpu" if args.device == "auto" else args.device)
+        data, n_classes, scorer = load_image_data(settings, device=str(_process_device(args.device)))
         config = settings.config(args.method, args.seed, n_classes, args.device)
         record = _train(config, data, scorer, _checkpoint_folder(settings, args.method, args.seed), progress=True)
         if not distributed or dist.get_rank() == 0:

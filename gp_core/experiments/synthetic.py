@@ -19,12 +19,12 @@ from typing import Sequence
 import torch
 from matplotlib.axes import Axes
 
-from .. import data
+from .. import data, run_cache
 from ..ensemble import SHARED_FIELDS, Member, train_gan_ensemble
 from ..metrics import ModeCoverage, mode_coverage, sliced_wasserstein
 from ..models import make_discriminator, make_generator
 from ..plots import Limits, plot_gradient_field
-from ..train import NonFiniteError, TrainConfig, TrainResult, seeded, train_gan
+from ..train import NonFiniteError, TrainConfig, TrainResult, resolve_device, seeded, train_gan
 from .common import mean_std, sample_std
 
 __all__ = [
@@ -213,8 +213,24 @@ class ModelShape:
     data_dim: int = 2
 
 
+def _run_key(spec: RunSpec, seed: int, shape: ModelShape) -> str:
+    config = spec.config.replace(seed=seed)
+    # The label names the run on the page and does not change its numbers.
+    return run_cache.run_key("train_gan", config=config, target=spec.target, shape=shape, device=resolve_device(config.device).type)
+
+
 def train_one(spec: RunSpec, seed: int, shape: ModelShape, progress: bool = True) -> tuple[TrainResult, str | None]:
-    """Train one run with ``train_gan``; return its TrainResult and the divergence message, or None."""
+    """Train one run with ``train_gan``, or load it from the run cache; return its TrainResult and the divergence message, or None."""
+    key = _run_key(spec, seed, shape)
+    stored = run_cache.load("train_gan", key)
+    if stored is not None:
+        return stored
+    trained = _train_one(spec, seed, shape, progress)
+    run_cache.store("train_gan", key, trained)
+    return trained
+
+
+def _train_one(spec: RunSpec, seed: int, shape: ModelShape, progress: bool) -> tuple[TrainResult, str | None]:
     config = spec.config.replace(seed=seed)
     with seeded(seed):
         generator_net = make_generator(shape.noise_dim, shape.data_dim, shape.width, shape.depth)
@@ -231,24 +247,39 @@ def train_specs(
     """Train every spec with every seed; return (TrainResult, divergence message or None) per pair.
 
     The pairs are ordered specs first, then seeds within each spec. Runs
-    whose configs agree on ``gp_core.ensemble.SHARED_FIELDS`` are trained as
-    one ensemble when ``batched``. One line per ensemble (or per run) is
+    found in the run cache (``gp_core.run_cache``) are loaded, and the others
+    are trained and stored. Runs whose configs agree on
+    ``gp_core.ensemble.SHARED_FIELDS`` are trained as one ensemble when
+    ``batched``. A cached run may have been trained alone or in an ensemble
+    of other runs; both give the same numbers up to float rounding. One line per ensemble (or per run) is
     printed when it finishes.
     """
     pairs = [(spec, seed) for spec in specs for seed in seeds]
+    keys = [_run_key(spec, seed, shape) for spec, seed in pairs]
     trained: dict[int, tuple[TrainResult, str | None]] = {}
+    for index, key in enumerate(keys):
+        stored = run_cache.load("train_gan", key)
+        if stored is not None:
+            trained[index] = stored
+    if trained:
+        seconds = sum(train.wall_time_s for train, _ in trained.values())
+        print(f"{len(trained)} of {len(pairs)} runs loaded from the run cache (they took {seconds:.1f} s to train)")
+    missing = [index for index in range(len(pairs)) if index not in trained]
+
     if not batched:
-        for index, (spec, seed) in enumerate(pairs):
+        for index in missing:
+            spec, seed = pairs[index]
             start = time.perf_counter()
-            trained[index] = train_one(spec, seed, shape, progress)
+            trained[index] = _train_one(spec, seed, shape, progress)
+            run_cache.store("train_gan", keys[index], trained[index])
             print(f"{spec.label}, seed {seed}: {time.perf_counter() - start:.1f} s")
             if trained[index][1] is not None:
                 print(f"  {trained[index][1]}")
         return [trained[i] for i in range(len(pairs))]
 
     groups: dict[tuple, list[int]] = {}
-    for index, (spec, _) in enumerate(pairs):
-        groups.setdefault(_group_key(spec.config), []).append(index)
+    for index in missing:
+        groups.setdefault(_group_key(pairs[index][0].config), []).append(index)
     for indices in groups.values():
         members = [Member(pairs[i][0].config.replace(seed=pairs[i][1]), pairs[i][0].target.sample, pairs[i][0].label) for i in indices]
         ensemble = train_gan_ensemble(
@@ -263,6 +294,7 @@ def train_specs(
         )
         for i, train, error in zip(indices, ensemble.results, ensemble.errors):
             trained[i] = (train, None if error is None else str(error))
+            run_cache.store("train_gan", keys[i], trained[i])
             if error is not None:
                 print(f"  {pairs[i][0].label}, seed {pairs[i][1]}: {error}")
     return [trained[i] for i in range(len(pairs))]
