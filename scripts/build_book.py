@@ -355,7 +355,37 @@ def execute_notebook(root: Path, staging: Path, notebook: Page, parameters: dict
         # nbclient raises RuntimeError when the kernel does not start or stops responding.
         raise BuildError(mark_interrupted_cell(executed, notebook, error)) from None
     hide_default_parameters(executed)
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    add_build_note(executed, seconds, parameters)
+    return seconds
+
+
+CACHE_LINE = re.compile(r"(\d+) of (\d+) runs loaded from the run cache")
+
+
+def add_build_note(executed: Path, seconds: float, parameters: dict) -> None:
+    """Insert, after the page's title, a line with the build's date, wall time, parameters and run-cache use."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    printed = "".join(
+        output.get("text", "") for cell in nb.cells if cell.cell_type == "code" for output in cell.get("outputs", [])
+    )
+    loaded = [(int(a), int(b)) for a, b in CACHE_LINE.findall(printed)]
+    cache_note = ""
+    if loaded:
+        cache_note = (
+            f" Of its training runs, {sum(a for a, _ in loaded)} of {sum(b for _, b in loaded)} in the batched groups "
+            "came from the run cache; each run's own training time is printed with it."
+        )
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    described = ", ".join(f"{key}={value}" for key, value in parameters.items())
+    note = nbformat.v4.new_markdown_cell(
+        f"*This page was executed on {stamp} in {seconds:.1f} s of wall time ({described}).{cache_note}*"
+    )
+    note.metadata["tags"] = ["build-note"]
+    nb.cells.insert(1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0, note)
+    nbformat.write(nb, executed)
 
 
 def hide_default_parameters(executed: Path) -> None:

@@ -203,6 +203,25 @@ def test_executed_copy_shows_one_parameters_cell(tmp_path):
     assert 'scale = "smoke"' in "".join(cell.source for cell in visible_cells)
 
 
+def test_executed_copy_states_wall_time(tmp_path):
+    root = tmp_path / "book"
+    write_book(root, "first")
+    write_notebook(root / "first.ipynb", 'print("3 of 4 runs loaded from the run cache (they took 1.0 s to train)")')
+    build_dir = tmp_path / "build"
+
+    result = run_build("--root", str(root), "--build-dir", str(build_dir), "--scale", "smoke")
+
+    assert result.returncode == 0, output_of(result)
+    cells = nbformat.read(build_dir / "source" / "first.ipynb", as_version=4).cells
+    assert cells[0].source == "# first"
+    note = cells[1].source
+    assert re.search(r"executed on \d{4}-\d\d-\d\d \d\d:\d\d UTC in \d+\.\d s of wall time", note), note
+    assert "(scale=smoke, seed=0, device=auto)" in note
+    assert "3 of 4 in the batched groups came from the run cache" in note
+    html = (build_dir / "html" / "first.html").read_text(encoding="utf-8")
+    assert "s of wall time" in html
+
+
 def test_missing_toc_file_is_rejected(tmp_path):
     root = tmp_path / "book"
     write_book(root, "absent")
