@@ -10,8 +10,8 @@ of older code.
 Entries are written to a temporary file in the cache folder, flushed to disk
 and renamed into place, so a process killed at any moment leaves either the
 old state or a complete entry. An entry also stores its own key and is used
-only when that key matches; an unreadable or mismatched file is ignored with
-a warning and overwritten.
+only when that key matches. An unreadable or mismatched file is ignored with
+a warning, and the run's next result overwrites it.
 
 The folder is ``$GP_CORE_CACHE_DIR/runs``, else ``~/.cache/gp-gan-book/runs``.
 ``GP_CORE_RUN_CACHE=off`` turns the cache off. ``python -m gp_core.run_cache

@@ -38,6 +38,8 @@ DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 # Order in which Jupyter Book tries suffixes for a toc entry written without one.
 PAGE_SUFFIXES = (".ipynb", ".md", ".rst")
+# The page that write_report generates from the notebooks' saved findings.
+REPORT_PAGE = "report"
 
 # Files copied next to the pages so that the pages can reference them.
 ASSET_SUFFIXES = {
@@ -388,6 +390,20 @@ def add_build_note(executed: Path, seconds: float, parameters: dict) -> None:
     nbformat.write(nb, executed)
 
 
+def write_report(pages: list[Page], staging: Path, results: Path, scale: str) -> None:
+    """Replace the staged copy of the report page, if the book has one, with the table built from ``results``."""
+    report_pages = [page for page in pages if page.docname.split("/")[-1] == REPORT_PAGE and not page.is_notebook]
+    if not report_pages:
+        return
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from gp_core.report import report_markdown
+
+    for page in report_pages:
+        (staging / page.path).write_text(report_markdown(results, scale), encoding="utf-8")
+        print(f"{page.path}: written from the findings in {results}", flush=True)
+
+
 def hide_default_parameters(executed: Path) -> None:
     """Tag the source's ``parameters`` cell "remove-cell" when papermill injected the values used.
 
@@ -563,6 +579,12 @@ def build(args: argparse.Namespace) -> None:
 
     # The kernel imports gp_core from this checkout even where it is not installed.
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    # Notebooks save their findings here (gp_core.report); a full build starts it empty.
+    results = args.build_dir / "results"
+    if not args.only and results.exists():
+        shutil.rmtree(results)
+    results.mkdir(parents=True, exist_ok=True)
+    os.environ["GP_CORE_RESULTS_DIR"] = str(results.resolve())
     check_kernel()
     check_device(args.device)
     parameters = {"scale": args.scale, "seed": args.seed, "device": args.device}
@@ -576,6 +598,8 @@ def build(args: argparse.Namespace) -> None:
         seconds = execute_notebook(root, staging, notebook, parameters, args.cell_timeout)
         timings.append((notebook, seconds))
         print(f"{notebook.path}: done in {seconds:.1f} s", flush=True)
+
+    write_report(pages, staging, results, args.scale)
 
     print("Building HTML with Jupyter Book", flush=True)
     start = time.perf_counter()
