@@ -27,7 +27,7 @@ else
   ENV_PREFIX := $(CURDIR)/.venv
 endif
 
-# Setup reruns when pyproject.toml or the setup script is newer than this stamp.
+# Setup reruns when pyproject.toml, the setup script or the web-asset script is newer than this stamp.
 # The stamp lives in the environment, so a deleted environment is set up again,
 # and its name contains a checksum of this checkout's path, because the
 # editable install points at one checkout.
@@ -57,7 +57,7 @@ help:
 
 setup: $(SETUP_STAMP)
 
-$(SETUP_STAMP): pyproject.toml scripts/setup_env.sh
+$(SETUP_STAMP): pyproject.toml scripts/setup_env.sh scripts/fetch_web_assets.py
 	@PYTHON="$(PYTHON)" bash scripts/setup_env.sh
 	@touch "$@"
 

@@ -390,6 +390,28 @@ def add_build_note(executed: Path, seconds: float, parameters: dict) -> None:
     nbformat.write(nb, executed)
 
 
+WEB_ASSETS = REPO_ROOT / ".web_assets"
+
+
+def stage_web_assets(root: Path, staging: Path) -> None:
+    """Copy the browser scripts of scripts/fetch_web_assets.py into staging when _config.yml uses them."""
+    if "web_assets" not in (root / "_config.yml").read_text(encoding="utf-8"):
+        return
+    if not (WEB_ASSETS / "vendor").is_dir() or not (WEB_ASSETS / "fonts").is_dir():
+        raise BuildError(
+            f"{WEB_ASSETS / 'vendor'} is missing; _config.yml serves MathJax, require.js and the ipywidgets "
+            "manager from it. Run `python scripts/fetch_web_assets.py` (make setup runs it).",
+            2,
+        )
+    shutil.rmtree(staging / "web_assets", ignore_errors=True)
+    shutil.copytree(WEB_ASSETS / "vendor", staging / "web_assets" / "vendor")
+    # The widget manager's stylesheets load their fonts from paths relative
+    # to the page, so each folder of notebook pages gets a copy.
+    for folder in sorted({page.path.parent for page in list_pages(root) if page.is_notebook}):
+        for fonts in (Path("@jupyter-widgets"), Path("@jupyter-widgets/html-manager/dist")):
+            shutil.copytree(WEB_ASSETS / "fonts", staging / "web_assets" / folder / fonts, dirs_exist_ok=True)
+
+
 def write_report(pages: list[Page], staging: Path, results: Path, scale: str) -> None:
     """Replace the staged copy of the report page, if the book has one, with the table built from ``results``."""
     report_pages = [page for page in pages if page.docname.split("/")[-1] == REPORT_PAGE and not page.is_notebook]
@@ -562,6 +584,7 @@ def build(args: argparse.Namespace) -> None:
     if not args.only and staging.exists():
         shutil.rmtree(staging)
     stage_sources(root, staging, pages)
+    stage_web_assets(root, staging)
     for page in notebooks:
         if page in selected:
             continue

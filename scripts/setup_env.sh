@@ -69,5 +69,8 @@ fi
 
 "${pip_install[@]}" -e ".[book,test]"
 
+# MathJax, require.js and the ipywidgets manager for pages that work offline.
+"$python" "$repo_root/scripts/fetch_web_assets.py"
+
 echo "setup: environment $environment; $torch_action."
 echo "setup: installed gp-core from $repo_root in editable mode with the book and test extras."

@@ -2,12 +2,15 @@
 
 import importlib.util
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import nbformat
+import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
@@ -85,11 +88,17 @@ def test_source_notebooks_have_no_outputs():
         assert not with_outputs, f"{path.relative_to(ROOT)} has outputs in cells {with_outputs}; clear them"
 
 
-def test_smoke_build_renders_every_page(tmp_path):
+@pytest.fixture(scope="module")
+def smoke_build(tmp_path_factory):
+    """Build the whole book at smoke scale once; return the build folder, the result and the sources before."""
     sources = {path: path.read_bytes() for path in (ROOT / "book").rglob("*.ipynb")}
-    build_dir = tmp_path / "build"
-
+    build_dir = tmp_path_factory.mktemp("smoke") / "build"
     result = run_build("--scale", "smoke", "--build-dir", str(build_dir))
+    return build_dir, result, sources
+
+
+def test_smoke_build_renders_every_page(smoke_build):
+    build_dir, result, sources = smoke_build
 
     assert result.returncode == 0, output_of(result)
     pages = load_build_book().list_pages(ROOT)
@@ -107,6 +116,27 @@ def test_smoke_build_renders_every_page(tmp_path):
     assert "not run at this scale" not in report, report
     for figure in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10):
         assert f"\n| {figure} | " in report, f"figure {figure} has no row in the report\n{report}"
+
+
+SCREENSHOTS = ROOT / "_build" / "browser-screenshots"
+
+
+def test_smoke_build_works_offline_in_chromium(smoke_build):
+    """Open every page in headless Chromium inside a network namespace that has only loopback."""
+    build_dir, result, _ = smoke_build
+    assert result.returncode == 0, output_of(result)
+    if shutil.which("unshare") is None or shutil.which("chromium") is None:
+        pytest.fail("this test needs unshare (util-linux) and chromium; .ci/run installs both")
+    check = " ".join(
+        shlex.quote(part) for part in [sys.executable, str(ROOT / "scripts" / "browser_check.py"), str(build_dir / "html"), str(SCREENSHOTS)]
+    )
+    done = subprocess.run(
+        ["unshare", "--net", "sh", "-c", f"ip link set lo up && {check}"], capture_output=True, text=True, timeout=900
+    )
+    print(done.stdout)
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    assert "pages loaded with no failed request" in done.stdout
+    assert (SCREENSHOTS / "book__figure1.png").stat().st_size > 10_000
 
 
 def test_failing_notebook_stops_build(tmp_path):
