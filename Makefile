@@ -5,6 +5,7 @@ SEED ?= 0
 DEVICE ?= auto
 BUILD_DIR ?= _build
 ONLY ?=
+REPOSITORY_URL ?=
 PYTEST_ARGS ?=
 
 # The environment is the interpreter in PYTHON, else the active virtual
@@ -50,6 +51,7 @@ help:
 	@echo "  DEVICE=$(DEVICE)       auto, cpu, cuda or cuda:N"
 	@echo "  ONLY=$(ONLY)             notebooks to execute, e.g. ONLY=figure1 (default: all)"
 	@echo "  BUILD_DIR=$(BUILD_DIR)    output folder of make book"
+	@echo "  REPOSITORY_URL=$(REPOSITORY_URL)   GitHub URL of the published repository; adds Binder and Colab buttons"
 	@echo "  PYTEST_ARGS=$(PYTEST_ARGS)      extra pytest arguments, e.g. PYTEST_ARGS='-k environment'"
 	@echo "  PYTHON=$(PYTHON)           interpreter to use instead of the active environment or .venv"
 	@echo "Environment: $(ENV_PREFIX)"
@@ -63,7 +65,8 @@ $(SETUP_STAMP): pyproject.toml scripts/setup_env.sh scripts/fetch_web_assets.py
 
 book: $(SETUP_STAMP)
 	"$(ENV_PYTHON)" scripts/build_book.py --scale "$(SCALE)" --seed "$(SEED)" --device "$(DEVICE)" \
-		--build-dir "$(BUILD_DIR)" $(if $(strip $(ONLY)),--only $(ONLY))
+		--build-dir "$(BUILD_DIR)" $(if $(strip $(ONLY)),--only $(ONLY)) \
+		$(if $(strip $(REPOSITORY_URL)),--repository-url "$(REPOSITORY_URL)")
 
 test: $(SETUP_STAMP)
 	"$(ENV_PYTHON)" -m pytest $(PYTEST_ARGS)

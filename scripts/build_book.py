@@ -391,6 +391,31 @@ def add_build_note(executed: Path, seconds: float, parameters: dict) -> None:
 
 
 WEB_ASSETS = REPO_ROOT / ".web_assets"
+BINDER_URL = "https://mybinder.org"
+COLAB_URL = "https://colab.research.google.com"
+GITHUB_REPOSITORY = re.compile(r"https://github\.com/[\w.-]+/[\w.-]+")
+
+
+def enable_launch_buttons(config_path: Path, repository_url: str) -> None:
+    """Point the staged _config.yml at ``repository_url`` and turn on its Binder and Colab buttons.
+
+    Binder builds the environment from environment.yml at the repository's
+    root; Colab opens the notebook from GitHub. Both only link there: the
+    build and the pages load nothing from them.
+    """
+    import yaml
+
+    url = repository_url.rstrip("/")
+    if not GITHUB_REPOSITORY.fullmatch(url):
+        raise BuildError(
+            f"--repository-url {repository_url!r} is not a GitHub repository URL; Binder and Colab launch "
+            "buttons need one such as https://github.com/ORG/gp-gan-book",
+            2,
+        )
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    config.setdefault("repository", {}).update({"url": url, "branch": "main", "path_to_book": ""})
+    config.setdefault("launch_buttons", {}).update({"binderhub_url": BINDER_URL, "colab_url": COLAB_URL})
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
 def stage_web_assets(root: Path, staging: Path) -> None:
@@ -535,6 +560,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         + ", ".join(f"{seconds} for {scale}" for scale, seconds in DEFAULT_CELL_TIMEOUT.items()),
     )
     parser.add_argument(
+        "--repository-url",
+        metavar="URL",
+        help="public GitHub repository of this book, e.g. https://github.com/ORG/gp-gan-book; adds Binder and "
+        "Colab launch buttons that open each figure's notebook from that repository (default: no buttons)",
+    )
+    parser.add_argument(
         "--root",
         type=Path,
         default=REPO_ROOT,
@@ -585,6 +616,8 @@ def build(args: argparse.Namespace) -> None:
         shutil.rmtree(staging)
     stage_sources(root, staging, pages)
     stage_web_assets(root, staging)
+    if args.repository_url:
+        enable_launch_buttons(staging / "_config.yml", args.repository_url)
     for page in notebooks:
         if page in selected:
             continue

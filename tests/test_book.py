@@ -257,6 +257,32 @@ def test_executed_copy_states_wall_time(tmp_path):
     assert "s of wall time" in html
 
 
+def test_repository_url_adds_launch_buttons(tmp_path):
+    root = tmp_path / "book"
+    write_book(root, "first")
+    write_notebook(root / "first.ipynb", 'print("first ran")')
+    build_dir = tmp_path / "build"
+    url = "https://github.com/example-org/gp-gan-book"
+
+    result = run_build("--root", str(root), "--build-dir", str(build_dir), "--scale", "smoke", "--repository-url", url)
+
+    assert result.returncode == 0, output_of(result)
+    html = (build_dir / "html" / "first.html").read_text(encoding="utf-8")
+    assert "https://mybinder.org/v2/gh/example-org/gp-gan-book/main?urlpath=tree/first.ipynb" in html
+    assert "https://colab.research.google.com/github/example-org/gp-gan-book/blob/main/first.ipynb" in html
+
+
+def test_repository_url_must_be_github(tmp_path):
+    root = tmp_path / "book"
+    write_book(root, "first")
+    write_notebook(root / "first.ipynb", 'print("first ran")')
+
+    result = run_build("--root", str(root), "--build-dir", str(tmp_path / "build"), "--repository-url", "gitlab.example/x")
+
+    assert result.returncode == 2, output_of(result)
+    assert "is not a GitHub repository URL" in result.stderr, output_of(result)
+
+
 def test_missing_toc_file_is_rejected(tmp_path):
     root = tmp_path / "book"
     write_book(root, "absent")
