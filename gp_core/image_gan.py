@@ -11,17 +11,21 @@ method               loss                penalty         D steps per G step
 ``GAN``              non-saturating GAN  none            1
 ===================  ==================  ==============  ==========================
 
-Defaults follow the paper's ImageNet caption (λ = 10, learning rates 1e-4
-for G and 3e-4 for D) and, where it says nothing, the ImageNet configuration
-of Mescheder et al. (2018), whose code the authors adapted: Adam with
-β = (0, 0.99), the penalty on D's logit, and an exponential moving average of
-G's weights with β = 0.999, which is the network that gets evaluated.
+The defaults of λ (10) and the learning rates (1e-4 for G, 3e-4 for D)
+follow the paper's ImageNet caption. Adam's β = (0, 0.99), the penalty on D's
+logit and an exponential moving average of G's weights with β = 0.999 (the
+network that gets evaluated) follow the ImageNet configuration of Mescheder
+et al. (2018), whose code the authors adapted. The batch size, length and
+evaluation defaults are small; ``gp_core.experiments.imagenet.image_settings``
+sets the paper's.
 
 Randomness comes from one ``torch.Generator`` on the CPU, seeded by
 ``config.seed``. Its state and the data order are stored in every
 checkpoint, so a run resumed from a checkpoint continues with the numbers it
 would have drawn anyway and ends with the same weights as an uninterrupted
-run on the same hardware.
+run on the same hardware. NOTE: the tests check this on the CPU only. On
+CUDA, kernels that are not deterministic by default (cuDNN convolutions among
+them) can make even two uninterrupted runs differ slightly.
 
 Under ``torchrun`` (a process group initialised before training), G and D are
 wrapped in ``DistributedDataParallel``. Every process draws the same global
@@ -124,7 +128,7 @@ class ImageGanConfig:
         checkpoint_every: write a checkpoint every this many G steps; 0
             writes one only at the end. Needs a checkpoint folder.
         seed: seed of the weights and of every random draw.
-        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     """
 
     method: str = "GAN-0-GP"
@@ -481,7 +485,7 @@ class _Trainer:
     # -- steps
 
     def discriminator_step(self) -> torch.Tensor:
-        """Take one D step; return (loss, penalty, mean gradient norm) as a detached tensor."""
+        """Take one D step; return (loss, penalty, mean gradient norm) as one detached tensor of three values."""
         config = self.config
         real, labels = self._real_batch()
         z = self._noise()
@@ -625,7 +629,10 @@ def train_image_gan(
     checkpoint_dir: str | os.PathLike[str] | None = None,
     progress: bool = False,
 ) -> ImageGanRun:
-    """Train one image GAN, resuming from ``checkpoint_dir`` if it holds a checkpoint of the same settings.
+    """Train one image GAN, resuming from the checkpoint in ``checkpoint_dir`` when there is one.
+
+    A checkpoint whose settings differ in anything but ``iterations``,
+    ``checkpoint_every`` or ``device`` raises ValueError.
 
     Args:
         config: the run's settings.

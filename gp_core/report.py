@@ -3,8 +3,8 @@
 Each figure notebook computes its findings, Markdown lines that end with a
 seed count such as ``**holds in 2 of 3 seeds**``, and passes them to
 ``save_findings``. That writes them, with the scale and versions, as JSON in
-the folder named by ``GP_CORE_RESULTS_DIR`` (``make book`` sets it to
-``_build/results``). After the notebooks ran, the build calls
+the folder named by ``GP_CORE_RESULTS_DIR`` (``make book`` sets it to one
+sub-folder of ``_build/results`` per page). After the notebooks ran, the build calls
 ``report_markdown`` to turn every saved file into one table.
 
 A verdict follows from the seed count alone: *reproduced* when the
@@ -151,7 +151,8 @@ def save_findings(figure: int, scale: str, findings: str, folder: str | os.PathL
     path.parent.mkdir(parents=True, exist_ok=True)
     existing = load_results(path.parent).get(figure)
     claims = [asdict(c) for c in claims_from_findings(figure, findings)]
-    # A page may report findings in several cells; the later ones of the same build join the earlier.
+    # Several cells of one page append to its file; scripts/build_book.py
+    # deletes the file before it executes the page.
     if existing is not None and existing["scale"] == scale:
         claims = existing["claims"] + claims
     payload = {"figure": figure, "scale": scale, "gp_core": __version__, "torch": torch.__version__, "claims": claims}
@@ -167,9 +168,9 @@ def save_findings(figure: int, scale: str, findings: str, folder: str | os.PathL
 
 
 def load_results(folder: str | os.PathLike[str]) -> dict[int, dict]:
-    """Return the saved findings in ``folder`` by figure number; unreadable files are skipped."""
+    """Return the saved findings in ``folder`` and its sub-folders by figure number; unreadable files are skipped."""
     results = {}
-    for path in sorted(Path(folder).glob("figure*.json")):
+    for path in sorted(Path(folder).rglob("figure*.json")):
         try:
             payload = json.loads(path.read_text(encoding="utf-8"))
             results[int(payload["figure"])] = payload
@@ -186,11 +187,11 @@ def report_markdown(folder: str | os.PathLike[str], scale: str) -> str:
     """Return the report page: a summary count and one table row per claim, in the book's figure order."""
     results = load_results(folder)
     rows = []
-    counts = {"reproduced": 0, "partly": 0, "not reproduced": 0, "not run at this scale": 0}
+    counts = {"reproduced": 0, "partly": 0, "not reproduced": 0, "figures not run at this scale": 0}
     for figure, described in FIGURES.items():
         saved = results.get(figure)
         if saved is None or saved["scale"] != scale:
-            counts["not run at this scale"] += 1
+            counts["figures not run at this scale"] += 1
             rows.append(
                 f"| {figure} | {_cell(described.title)} | {_cell(described.measure)} | {_cell(described.paper)} "
                 "| – | not run at this scale |"
@@ -217,8 +218,10 @@ def report_markdown(folder: str | os.PathLike[str], scale: str) -> str:
         f"{summary}.",
         "",
         "A verdict counts seeds: **reproduced** when the comparison holds in every seed, **partly** in some, "
-        "**not reproduced** in none. The paper's result is what its figure and caption show; ours is the "
-        "mean over seeds at this scale. `quick` runs are far shorter and smaller than the paper's, so a claim "
+        "**not reproduced** in none. The paper's result is what its figure and caption show. 'Ours' gives the "
+        "numbers behind the check (mean ± std over seeds where the notebook measured one) and the seed count. "
+        "A verdict is about the row's claim, which may be narrower than the paper's result (Figure 10 checks "
+        "only that the score rises). `quick` runs are far shorter and smaller than the paper's, so a claim "
         "that is not reproduced here may still hold at `paper` scale: each figure's page says what its scale "
         "can and cannot show.",
         "",

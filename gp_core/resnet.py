@@ -9,10 +9,12 @@ Thanh-Tung et al. adapted for their ImageNet experiment:
   channel count changes) with weight 0.1;
 * G maps z (and, for a conditional model, a normalised class embedding) by a
   linear layer to a ``start × start`` feature map, then alternates blocks with
-  nearest-neighbour 2× upsampling, and ends with a 3 × 3 convolution and tanh;
+  nearest-neighbour 2× upsampling, and ends with leaky ReLU, a 3 × 3
+  convolution and tanh;
 * D mirrors it with 3 × 3 average pooling of stride 2 and ends with a linear
-  layer that has one output per class; a conditional D returns the output of
-  the sample's class, so D's logit has shape ``(batch, 1)`` either way.
+  layer with one output per class (one output when unconditional). A
+  conditional D returns the output of the sample's class, so D's logit has
+  shape ``(batch, 1)`` either way.
 
 No layer normalises over the batch, so every sample's output depends on that
 sample alone, which the gradient penalties require.

@@ -2,7 +2,8 @@
 
 An entry is keyed by a SHA-256 digest of everything that decides the run's
 numbers: the function's name, its full configuration (dataclasses, numbers,
-strings and tensors, hashed by content), the device type, the torch version,
+strings and tensors, hashed by content), the other inputs its caller passes
+(the experiments pass the device type), the torch version,
 gp_core's version and a digest of gp_core's source files. Any edit to
 gp_core therefore starts a fresh set of entries instead of serving results
 of older code.
@@ -17,9 +18,10 @@ The folder is ``$GP_CORE_CACHE_DIR/runs``, else ``~/.cache/gp-gan-book/runs``.
 ``GP_CORE_RUN_CACHE=off`` turns the cache off. ``python -m gp_core.run_cache
 clear`` (or ``make clean-cache``) deletes every entry.
 
-NOTE: data read from a user's folder is keyed by the tensors the run
-trains on where a run holds them in memory, but an image folder that is read
-lazily is keyed by its path, so edit such a folder's files under a new path.
+NOTE: an image folder that is read lazily is keyed by its path, image count
+and class names, not its pixels. After editing its files in place, run
+``make clean-cache`` or set ``GP_CORE_RUN_CACHE=off``. Data held in memory is
+keyed by its tensors.
 """
 
 from __future__ import annotations

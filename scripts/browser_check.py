@@ -6,13 +6,15 @@ Chrome DevTools Protocol, and checks that:
 * no request failed and no response had an HTTP error status,
 * every request went to the local server,
 * every image finished loading with a non-zero size,
-* the math rendered: each page whose source has TeX delimiters holds
-  MathJax output (``mjx-container`` elements) and no MathJax error.
+* the math rendered: each page whose HTML contains TeX delimiters or a
+  ``math`` class contains MathJax output (``mjx-container`` elements) and no
+  MathJax error.
 
 It saves a PNG screenshot of each page and exits with status 1 listing every
-problem. Chromium contacts outside hosts on its own even with its
-background-network flags off, so run this script only inside a network
-namespace that has nothing but loopback, as the test does:
+problem. Chromium (seen with Debian's 156) contacts outside hosts on its own
+even with its background-network flags off, so run this script only inside a
+network namespace that has nothing but loopback, as the test does (as root,
+because ``unshare -n`` needs CAP_SYS_ADMIN):
 ``unshare -n sh -c 'ip link set lo up && python scripts/browser_check.py HTML SHOTS'``.
 """
 
@@ -160,7 +162,7 @@ def check_page(devtools: DevTools, url: str, base: str, source_has_math: bool, s
         elif (
             method == "Network.responseReceived"
             and params["response"]["status"] >= 400
-            # Chromium asks every new host for /favicon.ico on its own; no page links it.
+            # Chromium requests /favicon.ico from every new host on its own; no page links it.
             and not params["response"]["url"].endswith("/favicon.ico")
         ):
             problems.append(f"{url}: HTTP {params['response']['status']} for {params['response']['url']}")

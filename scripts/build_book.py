@@ -640,7 +640,6 @@ def build(args: argparse.Namespace) -> None:
     if not args.only and results.exists():
         shutil.rmtree(results)
     results.mkdir(parents=True, exist_ok=True)
-    os.environ["GP_CORE_RESULTS_DIR"] = str(results.resolve())
     check_kernel()
     check_device(args.device)
     parameters = {"scale": args.scale, "seed": args.seed, "device": args.device}
@@ -650,6 +649,11 @@ def build(args: argparse.Namespace) -> None:
     )
     timings = []
     for notebook in selected:
+        # Each page saves its findings afresh in its own folder (gp_core.report
+        # appends within one execution of a page).
+        page_results = results / notebook.path.with_suffix("").as_posix().replace("/", "__")
+        shutil.rmtree(page_results, ignore_errors=True)
+        os.environ["GP_CORE_RESULTS_DIR"] = str(page_results.resolve())
         print(f"{notebook.path}: running", flush=True)
         seconds = execute_notebook(root, staging, notebook, parameters, args.cell_timeout)
         timings.append((notebook, seconds))

@@ -10,7 +10,7 @@ time only) and unpacks the files the pages need into ``.web_assets/vendor``.
 every page.
 
 Run it again after changing the pins below; it does nothing when the
-folder already holds them.
+folder already contains them.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ PACKAGES = {
     "requirejs": ("2.3.8", "package/require.js"),
     "@jupyter-widgets/html-manager": ("1.0.15", "package/dist"),
 }
-# Where each lands under vendor/; _config.yml names these paths.
+# Destination of each package under vendor/; _config.yml names these paths.
 DESTINATIONS = {
     "mathjax": "mathjax",
     "requirejs": "require.js",
@@ -46,15 +46,15 @@ FONT_SUFFIXES = {".woff2", ".woff", ".ttf", ".eot", ".svg"}
 STAMP = "versions.json"
 
 
-def wanted() -> dict[str, str]:
+def pinned_versions() -> dict[str, str]:
     return {name: version for name, (version, _) in PACKAGES.items()}
 
 
 def is_current(target: Path) -> bool:
-    """Return True when ``target`` already holds the pinned versions in the current layout."""
+    """Return True when ``target`` already contains the pinned versions in the current layout."""
     try:
         stamp = json.loads((target / STAMP).read_text(encoding="utf-8"))
-        return stamp == wanted() and (target / "fonts").is_dir()
+        return stamp == pinned_versions() and (target / "fonts").is_dir()
     except (OSError, ValueError):
         return False
 
@@ -106,7 +106,7 @@ def fetch(target: Path) -> None:
     for font in manager.iterdir():
         if font.suffix in FONT_SUFFIXES:
             shutil.copy2(font, fonts / font.name)
-    (staging / STAMP).write_text(json.dumps(wanted(), indent=1), encoding="utf-8")
+    (staging / STAMP).write_text(json.dumps(pinned_versions(), indent=1), encoding="utf-8")
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
 
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", type=Path, default=DEFAULT_TARGET, help="folder to fill (default: .web_assets)")
     args = parser.parse_args(argv)
     if is_current(args.target):
-        print(f"{args.target} already holds {', '.join(f'{n}@{v}' for n, v in wanted().items())}")
+        print(f"{args.target} already contains {', '.join(f'{n}@{v}' for n, v in pinned_versions().items())}")
         return 0
     fetch(args.target)
     print(f"Browser scripts for the offline book are in {args.target / 'vendor'}")

@@ -283,6 +283,27 @@ def test_repository_url_must_be_github(tmp_path):
     assert "is not a GitHub repository URL" in result.stderr, output_of(result)
 
 
+def test_report_rows_not_repeated_by_only(tmp_path):
+    root = tmp_path / "book"
+    write_book(root, "report", "first")
+    (root / "report.md").write_text("# Reproduction report\n\nReplaced at build time.\n")
+    write_notebook(
+        root / "first.ipynb",
+        "from gp_core.report import save_findings\n"
+        "save_findings(1, scale, '- D gets closer (0.1 against 0.2): **holds in every seed** (2 of 2).')",
+    )
+    build_dir = tmp_path / "build"
+
+    first = run_build("--root", str(root), "--build-dir", str(build_dir), "--scale", "smoke")
+    again = run_build("--root", str(root), "--build-dir", str(build_dir), "--scale", "smoke", "--only", "first")
+
+    assert first.returncode == 0, output_of(first)
+    assert again.returncode == 0, output_of(again)
+    report = (build_dir / "source" / "report.md").read_text(encoding="utf-8")
+    assert report.count("| 1 | D gets closer |") == 1, report
+    assert "| 0.1 against 0.2; holds in 2 of 2 seeds | **reproduced** |" in report
+
+
 def test_missing_toc_file_is_rejected(tmp_path):
     root = tmp_path / "book"
     write_book(root, "absent")

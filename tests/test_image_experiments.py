@@ -207,16 +207,16 @@ def test_table_and_findings_count_seeds():
     assert "| GAN-0-GP | 1.90 ± 0.66 | 2.50, 2.00, 1.20 |" in table
     assert "| real training images | 2.90 |" in table
     findings = score_findings(result)
-    assert "than GAN-0-GP-sample: **holds in 1 of 3 seeds**" in findings  # 2.00 = 2.00 is a tie
-    assert "than WGAN-GP: **holds in every seed** (3 of 3)" in findings
-    assert "WGAN-GP's score rises from step 0 to step 10: **holds in 2 of 3 seeds**" in findings
+    assert "than GAN-0-GP-sample (mean difference +0.07): **holds in 1 of 3 seeds**" in findings  # 2.00 = 2.00 is a tie
+    assert "than WGAN-GP (mean difference +0.87): **holds in every seed** (3 of 3)" in findings
+    assert "WGAN-GP's score rises from step 0 to step 10 (1.00 to 1.03 on average): **holds in 2 of 3 seeds**" in findings
 
 
 def test_diverged_run_counts_as_loss_and_is_listed():
     result = make_result({"GAN-0-GP": [[1.0, 2.0], [1.0, 2.0]], "WGAN-GP": [[1.0, 3.0], [1.0, 3.0]]}, diverged={("WGAN-GP", 1)})
     assert "| WGAN-GP | 3.00 (one seed) (1 diverged) | 3.00, diverged |" in score_table(result)
     findings = score_findings(result)
-    assert "than WGAN-GP: **holds in 1 of 2 seeds**" in findings
+    assert "than WGAN-GP (mean difference -1.00): **holds in 1 of 2 seeds**" in findings
     assert "Diverged: WGAN-GP (seed 1)" in findings
 
 

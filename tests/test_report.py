@@ -80,7 +80,7 @@ def test_report_lists_claims_and_missing_figures(tmp_path):
     assert "| 2 | 0-GP ends closer than No GP, by sliced W1 |" in report
     assert "| mean 1.138 against 1.914; holds in 3 of 3 seeds | **reproduced** |" in report
     assert report.count("not run at this scale |") == len(FIGURES) - 1
-    assert "1 reproduced, 1 partly, 1 not reproduced, 9 not run at this scale" in report
+    assert "1 reproduced, 1 partly, 1 not reproduced, 9 figures not run at this scale" in report
 
 
 def test_report_escapes_table_pipes(tmp_path):
