@@ -58,7 +58,7 @@ FIGURES: dict[int, FigureClaim] = {
     ),
     3: FigureClaim(
         "MNIST early in training",
-        "digit classifier score (Inception score with a digit classifier)",
+        "digit classifier score (Inception score with a digit classifier); Stacked MNIST modes (of 1,000) counted with it",
         "0-GP gives recognisable, varied digits at iteration 1,000 where the other penalties do not",
     ),
     7: FigureClaim(
@@ -128,8 +128,13 @@ def claims_from_findings(figure: int, findings: str) -> list[Claim]:
             holds, seeds = int(match.group("some")), int(match.group("some_total"))
         text = line[: match.start()].lstrip("- ").rstrip(": ").strip()
         numbers = re.search(r"\(([^()]*(?:\([^()]*\)[^()]*)*)\)$", text)
-        ours = numbers.group(1) if numbers else ""
-        sentence = text[: numbers.start()].rstrip(" ,") if numbers else text
+        if numbers:
+            sentence, ours = text[: numbers.start()].rstrip(" ,"), numbers.group(1)
+        elif ": " in text:
+            # "claim: numbers", the form Figure 1's findings use.
+            sentence, ours = text.rsplit(": ", 1)
+        else:
+            sentence, ours = text, ""
         claims.append(Claim(figure, sentence, ours, holds, seeds, _verdict(holds, seeds)))
     return claims
 

@@ -26,6 +26,13 @@ def test_claims_split_sentence_and_numbers():
     assert third.ours == "0.10 ± 0.01 against 0.87 ± 0.15"
 
 
+def test_claims_split_numbers_after_colon():
+    line = "- 0-GP brings D closer to D*: mean abs(D − D*) 0.167 against 0.204 on average: **holds in every seed** (3 of 3)."
+    (claim,) = claims_from_findings(1, line)
+    assert claim.claim == "0-GP brings D closer to D*"
+    assert claim.ours == "mean abs(D − D*) 0.167 against 0.204 on average"
+
+
 def test_claims_skip_lines_without_seed_count():
     assert claims_from_findings(2, "- Runs that diverged: 0 of 12.\n- The floor is 0.159.") == []
 
