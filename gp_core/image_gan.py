@@ -21,9 +21,9 @@ sets the paper's.
 
 Randomness comes from one ``torch.Generator`` on the CPU, seeded by
 ``config.seed``. Its state and the data order are stored in every
-checkpoint, so a run resumed from a checkpoint continues with the numbers it
-would have drawn anyway and ends with the same weights as an uninterrupted
-run on the same hardware. NOTE: the tests check this on the CPU only. On
+checkpoint. A run resumed from a checkpoint therefore draws the numbers it
+would have drawn anyway, and it ends with the same weights as an
+uninterrupted run on the same hardware. NOTE: the tests check this on the CPU only. On
 CUDA, kernels that are not deterministic by default (cuDNN convolutions among
 them) can make even two uninterrupted runs differ slightly.
 
@@ -327,7 +327,7 @@ def discriminator_objective(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Return D's loss, the penalty (both with D's graph) and the mean gradient norm at the penalty's points.
 
-    D sees real, fake and the penalty's points in one pass. No layer of D mixes
+    D takes real, fake and the penalty's points in one pass. No layer of D mixes
     samples, so this equals separate passes, and ``discriminator(v, labels)``
     takes images ``(n, ...)`` to logits ``(n, 1)``. ``alpha`` holds one α per
     real/fake pair and is used only by penalties at interpolates. The penalty

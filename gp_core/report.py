@@ -28,7 +28,7 @@ __all__ = ["FIGURES", "Claim", "claims_from_findings", "save_findings", "load_re
 
 @dataclass(frozen=True)
 class FigureClaim:
-    """What one figure of the paper claims, in the paper's words reduced to one sentence each."""
+    """What one figure of Thanh-Tung et al. (ICLR 2019) claims, reduced to one sentence per field."""
 
     title: str
     measure: str
@@ -97,7 +97,7 @@ VERDICT = re.compile(
 
 @dataclass(frozen=True)
 class Claim:
-    """One checked comparison: the sentence, our numbers, the seeds where it holds and the verdict."""
+    """One checked comparison: the sentence, our numbers, the count of seeds where it is true, and the verdict."""
 
     figure: int
     claim: str

@@ -12,9 +12,9 @@ Chrome DevTools Protocol, and checks that:
 
 It saves a PNG screenshot of each page and exits with status 1 listing every
 problem. Chromium (seen with Debian's 156) contacts outside hosts on its own
-even with its background-network flags off, so run this script only inside a
-network namespace that has nothing but loopback, as the test does (as root,
-because ``unshare -n`` needs CAP_SYS_ADMIN):
+even with its background-network flags off. So run this script only inside a
+network namespace that has nothing but loopback, as the test does. That needs
+root, because ``unshare -n`` needs CAP_SYS_ADMIN:
 ``unshare -n sh -c 'ip link set lo up && python scripts/browser_check.py HTML SHOTS'``.
 """
 

@@ -124,7 +124,8 @@ def test_penalties_run_on_resnet_discriminator(name):
     labels = torch.tensor([0, 1, 2, 1])
     real, fake = torch.randn(4, 1, 8, 8), torch.randn(4, 1, 8, 8)
     result = gradient_penalty(name, lambda v: discriminator(v, labels), real, fake, lam=10.0, gradient_of="logit")
-    assert result.value.dim() == 0 and torch.isfinite(result.value)
+    assert result.value.dim() == 0
+    assert torch.isfinite(result.value)
     result.value.backward()
     # Every weight shapes ∇ᵥ D; the last bias does not, so it gets no gradient.
     unused = {"fc.bias"}
