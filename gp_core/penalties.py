@@ -35,11 +35,15 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .models import MLP
+
 __all__ = [
     "PENALTIES",
     "GRADIENT_OF",
     "PenaltyResult",
+    "DiscriminatorPass",
     "gradient_penalty",
+    "discriminator_pass",
     "input_gradient",
     "interpolate",
     "per_sample_norm",
@@ -71,12 +75,32 @@ class PenaltyResult:
     Attributes:
         value: scalar tensor, λ times the batch mean; it carries the graph
             that lets D's optimiser differentiate through the penalty.
-        grad_norm: scalar tensor without a graph, the batch mean of ‖∇ D‖ at
+        squared_norm: ``(batch,)`` tensor without a graph, ‖∇ D‖² at each of
             the penalty's points, or None for ``"none"``.
     """
 
     value: torch.Tensor
-    grad_norm: torch.Tensor | None
+    squared_norm: torch.Tensor | None
+
+    @property
+    def grad_norm(self) -> torch.Tensor | None:
+        """The batch mean of ‖∇ D‖ at the penalty's points (no graph), or None for ``"none"``."""
+        return None if self.squared_norm is None else self.squared_norm.sqrt().mean()
+
+
+@dataclass(frozen=True)
+class DiscriminatorPass:
+    """D's logits on a real and a fake batch, and the penalty, from one pass.
+
+    Attributes:
+        d_real: logits of the real batch, ``(batch, 1)``, with D's graph.
+        d_fake: logits of the fake batch, with D's graph.
+        penalty: the penalty, as ``gradient_penalty`` returns it.
+    """
+
+    d_real: torch.Tensor
+    d_fake: torch.Tensor
+    penalty: PenaltyResult
 
 
 def validate_penalty(name: str, lam: float, gradient_of: str = "probability") -> None:
@@ -156,6 +180,72 @@ def centered_square(squared_norm: torch.Tensor, center: float | torch.Tensor) ->
     return torch.where(center == 0, squared_norm, (norm - center).pow(2))
 
 
+def _is_plain_mlp(discriminator: object) -> bool:
+    """True for a ``models.MLP`` with a scalar output whose layers are unmodified Linear, ReLU and Tanh modules."""
+    if type(discriminator) is not MLP or discriminator.config.out_features != 1:
+        return False
+    if discriminator._forward_hooks or discriminator._forward_pre_hooks:
+        return False
+    return all(type(layer) in (nn.Linear, nn.ReLU, nn.Tanh) and not layer._forward_hooks for layer in discriminator)
+
+
+def _mlp_forward(mlp: MLP, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Return an MLP's logits and the output of each hidden layer."""
+    layers = list(mlp)
+    hidden = []
+    for linear, activation in zip(layers[:-1:2], layers[1::2]):
+        x = activation(linear(x))
+        hidden.append(x)
+    return layers[-1](x), hidden
+
+
+def _mlp_input_gradient(
+    mlp: MLP, logits: torch.Tensor, hidden: list[torch.Tensor], gradient_of: str
+) -> torch.Tensor:
+    """Return ∇ₓ D for the rows whose logits and hidden outputs are given, as an expression in D's parameters.
+
+    The chain rule is written out layer by layer, from the output back to the
+    input, so that the result is an ordinary differentiable function of the
+    weights: the penalty's parameter gradient then needs one backward pass,
+    with no double backward through autograd's own graph. A ReLU's derivative
+    is a fixed 0/1 mask, so no gradient flows into the mask; a tanh's
+    derivative 1 − h² is differentiated like any other term.
+    """
+    layers = list(mlp)
+    weight = layers[-1].weight  # (1, width)
+    if gradient_of == "probability":
+        p = torch.sigmoid(logits)
+        grad = (p * (1 - p)) * weight
+    else:
+        grad = weight.expand(logits.shape[0], -1)
+    relu = mlp.config.activation == "relu"
+    for linear, h in zip(reversed(layers[:-1:2]), reversed(hidden)):
+        # threshold_backward(g, h, 0) is g where h > 0 and 0 elsewhere, in one kernel.
+        grad = torch.ops.aten.threshold_backward(grad, h.detach(), 0) if relu else grad * (1 - h * h)
+        grad = grad @ linear.weight
+    return grad
+
+
+def _penalty_result(grad: torch.Tensor, lam: float, center: float) -> PenaltyResult:
+    squared_norm = grad.flatten(start_dim=1).pow(2).sum(dim=1)
+    value = lam * centered_square(squared_norm, center).mean()
+    return PenaltyResult(value=value, squared_norm=squared_norm.detach())
+
+
+def _points(
+    spec: _PenaltySpec,
+    x_real: torch.Tensor,
+    x_fake: torch.Tensor,
+    generator: torch.Generator | None,
+    alpha: torch.Tensor | None,
+) -> torch.Tensor:
+    if not spec.at_interpolates:
+        return x_real
+    if alpha is None:
+        alpha = torch.rand(x_real.shape[0], generator=generator).to(x_real.device, x_real.dtype)
+    return interpolate(x_real, x_fake, alpha)
+
+
 def gradient_penalty(
     name: str,
     discriminator: nn.Module | Callable[[torch.Tensor], torch.Tensor],
@@ -184,16 +274,56 @@ def gradient_penalty(
     validate_penalty(name, lam, gradient_of)
     spec = PENALTIES[name]
     if spec is None:
-        return PenaltyResult(value=x_real.new_zeros(()), grad_norm=None)
-
-    if spec.at_interpolates:
-        if alpha is None:
-            alpha = torch.rand(x_real.shape[0], generator=generator).to(x_real.device, x_real.dtype)
-        points = interpolate(x_real, x_fake, alpha)
+        return PenaltyResult(value=x_real.new_zeros(()), squared_norm=None)
+    points = _points(spec, x_real, x_fake, generator, alpha)
+    if _is_plain_mlp(discriminator):
+        with torch.enable_grad():
+            logits, hidden = _mlp_forward(discriminator, points)
+            grad = _mlp_input_gradient(discriminator, logits, hidden, gradient_of)
     else:
-        points = x_real
+        grad = input_gradient(discriminator, points, gradient_of, create_graph=True)
+    return _penalty_result(grad, lam, spec.center)
 
-    grad = input_gradient(discriminator, points, gradient_of, create_graph=True)
-    squared_norm = grad.flatten(start_dim=1).pow(2).sum(dim=1)
-    value = lam * centered_square(squared_norm, spec.center).mean()
-    return PenaltyResult(value=value, grad_norm=squared_norm.detach().sqrt().mean())
+
+def discriminator_pass(
+    name: str,
+    discriminator: nn.Module | Callable[[torch.Tensor], torch.Tensor],
+    x_real: torch.Tensor,
+    x_fake: torch.Tensor,
+    lam: float,
+    gradient_of: str = "probability",
+    generator: torch.Generator | None = None,
+    alpha: torch.Tensor | None = None,
+) -> DiscriminatorPass:
+    """Compute D's logits on both batches and the penalty ``name`` in one forward pass.
+
+    The real, fake and penalty points are concatenated into one batch, which
+    is exact because the samples do not interact in D (no batch statistics).
+    The values equal ``discriminator(x_real)``, ``discriminator(x_fake)`` and
+    ``gradient_penalty(...)`` with the same arguments, up to float rounding,
+    and α is drawn from ``generator`` in the same way. For a ``models.MLP``
+    the input gradient is written out in closed form (see
+    ``_mlp_input_gradient``), so that D's backward pass is a single ordinary
+    one. Any other D gets the gradient from autograd with ``create_graph``.
+    """
+    validate_penalty(name, lam, gradient_of)
+    spec = PENALTIES[name]
+    n = x_real.shape[0]
+    if spec is None:
+        d_real, d_fake = discriminator(torch.cat([x_real, x_fake])).split([n, x_fake.shape[0]])
+        return DiscriminatorPass(d_real, d_fake, PenaltyResult(value=x_real.new_zeros(()), squared_norm=None))
+    points = _points(spec, x_real, x_fake, generator, alpha)
+    rows = slice(2 * n, None) if spec.at_interpolates else slice(0, n)
+    with torch.enable_grad():
+        if _is_plain_mlp(discriminator):
+            batch = [x_real, x_fake, points] if spec.at_interpolates else [x_real, x_fake]
+            logits, hidden = _mlp_forward(discriminator, torch.cat(batch))
+            grad = _mlp_input_gradient(discriminator, logits[rows], [h[rows] for h in hidden], gradient_of)
+        else:
+            leaf = points.detach().requires_grad_(True)
+            batch = [x_real, x_fake, leaf] if spec.at_interpolates else [leaf, x_fake]
+            logits = discriminator(torch.cat(batch))
+            output = torch.sigmoid(logits[rows]) if gradient_of == "probability" else logits[rows]
+            (grad,) = torch.autograd.grad(output.sum(), leaf, create_graph=True)
+    d_real, d_fake = logits[:n], logits[n : n + x_fake.shape[0]]
+    return DiscriminatorPass(d_real, d_fake, _penalty_result(grad, lam, spec.center))
