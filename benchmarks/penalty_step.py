@@ -1,4 +1,4 @@
-"""Time gp_core's GAN training step against a plain reimplementation of the authors' step, in one process.
+"""Time gp_core's GAN trainer against a plain reimplementation of the authors' step, in one process.
 
 The authors' step, written here only for this comparison, does what their
 public PyTorch scripts do:
@@ -10,18 +10,25 @@ public PyTorch scripts do:
   D loss's backward pass also runs through G.
 * D's parameter gradients are computed during the G step.
 
-Before timing, the script checks on one batch that both steps compute the
-same D loss, penalty and G loss to float32 tolerance, so that speed never
-comes from computing something else. For each case and step it prints:
+gp_core's side is ``gp_core.train.train_gan`` itself, with its checks for
+NaN and its history every ``log_every`` = 10 iterations. Each side draws
+its data, z and α inside the timed loop.
 
-* iterations per second (min, median and max over repeats);
-* the ratio to the authors' step;
+Before timing, the script checks on one batch that both compute the same D
+loss, penalty, G loss and parameter gradients to float32 tolerance, so
+that speed never comes from computing something else. Then it times blocks
+of iterations, the two sides taking turns, so that a slow spell of a shared
+machine hits both. For each case, with the penalty and without, it prints:
+
+* iterations per second (min, median and max over the blocks);
+* the ratio to the authors' step: the median over the pairs of blocks that
+  ran one after the other;
 * the FLOPs of one iteration, counted as 2·m·k·n for each matrix product
-  that autograd runs;
+  that runs, over 10 iterations;
 * the achieved FLOP rate as a share of what the same matrix products reach
   when timed alone in the same run.
 
-Usage: ``python benchmarks/penalty_step.py [--iterations 200] [--repeats 5] [--cases ...]``.
+Usage: ``python benchmarks/penalty_step.py [--iterations 200] [--repeats 5] [--cases ...] [--penalties ...]``.
 """
 
 from __future__ import annotations
@@ -36,11 +43,11 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from gp_core import data
-from gp_core.losses import get_loss
+from gp_core import data, mlp_step
 from gp_core.models import make_discriminator, make_generator
-from gp_core.penalties import gradient_penalty
-from gp_core.train import TrainConfig, TrainResult, discriminator_step, generator_step, make_optimizer, seeded
+from gp_core.train import TrainConfig, make_optimizer, seeded, train_gan
+
+LOG_EVERY = 10
 
 
 @dataclass(frozen=True)
@@ -63,9 +70,12 @@ CASES = {
     "gaussians-64": Case("8 Gaussians, width 64", 2, 2, 64, 2, "sgd", 3e-3, 10.0),
     "mnist": Case("MNIST MLP, width 512", 50, 784, 512, 3, "adam", 3e-4, 100.0),
 }
+PENALTIES = ("0-GP", "none")
+
+Sampler = Callable[[int, torch.Generator], torch.Tensor]
 
 
-def sampler(case: Case) -> Callable[[int, torch.Generator], torch.Tensor]:
+def sampler(case: Case) -> Sampler:
     if case.data_dim == 2:
         return lambda n, rng: data.eight_gaussians(n, rng)
     digits = torch.rand(4_000, case.data_dim, generator=torch.Generator().manual_seed(1))
@@ -79,15 +89,23 @@ def build(case: Case, seed: int = 0) -> tuple[nn.Module, nn.Module]:
         )
 
 
+def train_config(case: Case, penalty: str, iterations: int) -> TrainConfig:
+    return TrainConfig(
+        penalty=penalty, lam=case.lam, optimizer=case.optimizer, lr_d=case.lr, lr_g=case.lr,
+        batch_size=case.batch_size, iterations=iterations, log_every=LOG_EVERY,
+    )
+
+
 class AuthorsStep:
     """The authors' training iteration, reimplemented for timing (see the module docstring)."""
 
-    def __init__(self, case: Case, generator_net: nn.Module, logit_net: nn.Module):
+    def __init__(self, case: Case, penalty: bool, generator_net: nn.Module, logit_net: nn.Module):
         self.case = case
+        self.penalty = penalty
         self.generator_net = generator_net
         self.discriminator = nn.Sequential(logit_net, nn.Sigmoid())
         self.bce = nn.BCELoss()
-        config = TrainConfig(optimizer=case.optimizer, lr_d=case.lr, lr_g=case.lr)
+        config = train_config(case, "none", 1)
         self.opt_d = make_optimizer(self.discriminator.parameters(), config, case.lr)
         self.opt_g = make_optimizer(self.generator_net.parameters(), config, case.lr)
 
@@ -96,6 +114,8 @@ class AuthorsStep:
         zeros = torch.zeros(len(x_real), 1)
         x_fake = self.generator_net(z)  # kept in the graph, as in the scripts
         loss_d = self.bce(self.discriminator(x_real), ones) + self.bce(self.discriminator(x_fake), zeros)
+        if not self.penalty:
+            return loss_d, torch.zeros(())
         v = (alpha.view(-1, 1) * x_real + (1 - alpha.view(-1, 1)) * x_fake).detach().requires_grad_(True)
         (grad,) = torch.autograd.grad(self.discriminator(v).sum(), v, create_graph=True)
         penalty = self.case.lam * (grad.norm(2, dim=1) ** 2).mean()
@@ -112,50 +132,71 @@ class AuthorsStep:
         self.opt_g.step()
 
 
-class GpCoreStep:
-    """One iteration of ``gp_core.train.train_gan``: its D step and G step with their checks."""
+def authors_loop(case: Case, penalty: str) -> Callable[[int], None]:
+    """Return a function that runs n of the authors' iterations, drawing each batch as it goes."""
+    step = AuthorsStep(case, penalty != "none", *build(case))
+    sample = sampler(case)
+    rng = torch.Generator().manual_seed(3)
 
-    def __init__(self, case: Case, generator_net: nn.Module, discriminator: nn.Module):
-        self.case = case
-        self.generator_net = generator_net
-        self.discriminator = discriminator
-        self.config = TrainConfig(
-            penalty="0-GP", lam=case.lam, optimizer=case.optimizer, lr_d=case.lr, lr_g=case.lr, batch_size=case.batch_size
-        )
-        self.loss = get_loss("gan")
-        self.opt_d = make_optimizer(discriminator.parameters(), self.config, case.lr)
-        self.opt_g = make_optimizer(generator_net.parameters(), self.config, case.lr)
-        self.result = TrainResult(config=self.config)
-        self.rng = torch.Generator().manual_seed(0)
+    def run(iterations: int) -> None:
+        for _ in range(iterations):
+            x_real = sample(case.batch_size, rng)
+            z_d = torch.randn(case.batch_size, case.noise_dim, generator=rng)
+            alpha = torch.rand(case.batch_size, generator=rng)
+            z_g = torch.randn(case.batch_size, case.noise_dim, generator=rng)
+            step.step(x_real, z_d, alpha, z_g)
 
-    def step(self, x_real: torch.Tensor, z_d: torch.Tensor, alpha: torch.Tensor, z_g: torch.Tensor) -> None:
-        with torch.no_grad():
-            x_fake = self.generator_net(z_d)
-        discriminator_step(self.discriminator, self.opt_d, x_real, x_fake, self.loss, self.config, self.rng, 1, self.result)
-        generator_step(self.generator_net, self.discriminator, self.opt_g, z_g, self.loss, 1, self.result)
+    return run
 
 
-def check_same_losses(case: Case) -> str:
-    """Compute D loss, penalty and G loss both ways on one batch; raise if they differ beyond float32 tolerance."""
-    generator_net, logit_net = build(case)
+def gp_core_loop(case: Case, penalty: str) -> Callable[[int], None]:
+    """Return a function that runs n iterations of ``train_gan``, continuing from the last call's weights."""
+    generator_net, discriminator = build(case)
+    sample = sampler(case)
+
+    def run(iterations: int) -> None:
+        config = train_config(case, penalty, iterations)
+        train_gan(generator_net, discriminator, sample, config, case.noise_dim, progress=False)
+
+    return run
+
+
+LOOPS = {"authors": authors_loop, "gp_core": gp_core_loop}
+
+
+def check_same_values(case: Case, penalty: str) -> str:
+    """Compare both sides on one batch: D loss, penalty, G loss and every parameter gradient; raise if they differ."""
     rng = torch.Generator().manual_seed(2)
     x_real = sampler(case)(case.batch_size, rng)
     z = torch.randn(case.batch_size, case.noise_dim, generator=rng)
     alpha = torch.rand(case.batch_size, generator=rng)
-    authors = AuthorsStep(case, generator_net, logit_net)
+
+    generator_net, logit_net = build(case)
+    authors = AuthorsStep(case, penalty != "none", generator_net, logit_net)
     loss_d_a, penalty_a = authors.losses(x_real, z, alpha)
+    (loss_d_a + penalty_a).backward()
+    d_grads_a = [p.grad.clone() for p in logit_net.parameters()]
+    generator_net.zero_grad()
     loss_g_a = authors.bce(authors.discriminator(generator_net(z)), torch.ones(case.batch_size, 1))
+    loss_g_a.backward()
+    g_grads_a = [p.grad for p in generator_net.parameters()]
+
+    # gp_core's trainer takes these functions for its MLPs (see gp_core.train.discriminator_step).
+    generator_net, logit_net = build(case)
     with torch.no_grad():
         x_fake = generator_net(z)
-        logits = logit_net(torch.cat([x_real, x_fake]))
-    loss = get_loss("gan")
-    loss_d_g = loss.discriminator(*logits.split(case.batch_size))
-    penalty_g = gradient_penalty("0-GP", logit_net, x_real, x_fake, case.lam, "probability", alpha=alpha).value
-    loss_g_g = loss.generator(logit_net(generator_net(z)))
-    pairs = {"D loss": (loss_d_a, loss_d_g), "penalty": (penalty_a, penalty_g), "G loss": (loss_g_a, loss_g_g)}
+    d_step = mlp_step.discriminator_gradients(logit_net, x_real, x_fake, "gan", penalty, case.lam, alpha=alpha)
+    g_step = mlp_step.generator_gradients(generator_net, logit_net, z, "gan")
+
+    pairs = {"D loss": (loss_d_a, d_step.loss), "penalty": (penalty_a, d_step.penalty), "G loss": (loss_g_a, g_step.loss)}
+    pairs.update({f"D gradient {i}": pair for i, pair in enumerate(zip(d_grads_a, d_step.grads))})
+    pairs.update({f"G gradient {i}": pair for i, pair in enumerate(zip(g_grads_a, g_step.grads))})
     for name, (a, b) in pairs.items():
-        torch.testing.assert_close(b.detach(), a.detach(), rtol=1e-4, atol=1e-6, msg=lambda m, n=name: f"{n} differs: {m}")
-    return ", ".join(f"{name} {a.item():.5f}" for name, (a, _) in pairs.items())
+        torch.testing.assert_close(
+            b.detach(), a.detach(), rtol=1e-4, atol=1e-6, msg=lambda m, n=name: f"{n} differs: {m}"
+        )
+    shown = ("D loss", "penalty", "G loss") if penalty != "none" else ("D loss", "G loss")
+    return ", ".join(f"{name} {pairs[name][0].item():.5f}" for name in shown) + ", all parameter gradients equal"
 
 
 class _MatmulShapes(TorchDispatchMode):
@@ -188,75 +229,60 @@ def matmul_rate(shapes: list[tuple[int, int, int]], seconds: float = 1.0) -> flo
     return rounds * flops / (time.perf_counter() - start)
 
 
-def time_steps(case: Case, make_step, iterations: int, repeats: int) -> list[float]:
-    """Return iterations per second of ``repeats`` timed blocks of ``iterations`` steps, after a warm-up block."""
-    generator_net, discriminator = build(case)
-    step = make_step(case, generator_net, discriminator)
-    rng = torch.Generator().manual_seed(3)
-    sample = sampler(case)
-
-    def batch():
-        return (
-            sample(case.batch_size, rng),
-            torch.randn(case.batch_size, case.noise_dim, generator=rng),
-            torch.rand(case.batch_size, generator=rng),
-            torch.randn(case.batch_size, case.noise_dim, generator=rng),
-        )
-
-    batches = [batch() for _ in range(iterations)]
-    for args in batches[: max(1, iterations // 10)]:
-        step.step(*args)
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for args in batches:
-            step.step(*args)
-        rates.append(iterations / (time.perf_counter() - start))
-    return rates
-
-
-def count_iteration(case: Case, make_step) -> tuple[float, list[tuple[int, int, int]]]:
-    """Return the FLOPs of one iteration's matrix products and their shapes."""
-    generator_net, discriminator = build(case)
-    step = make_step(case, generator_net, discriminator)
-    rng = torch.Generator().manual_seed(4)
-    args = (
-        sampler(case)(case.batch_size, rng),
-        torch.randn(case.batch_size, case.noise_dim, generator=rng),
-        torch.rand(case.batch_size, generator=rng),
-        torch.randn(case.batch_size, case.noise_dim, generator=rng),
-    )
+def count_iteration(case: Case, penalty: str, label: str) -> tuple[float, list[tuple[int, int, int]]]:
+    """Return the FLOPs of one iteration's matrix products, averaged over LOG_EVERY iterations, and their shapes."""
+    run = LOOPS[label](case, penalty)
     shapes = _MatmulShapes()
     with shapes:
-        step.step(*args)
-    return float(sum(2 * m * k * n for m, k, n in shapes.shapes)), shapes.shapes
+        run(LOG_EVERY)
+    return sum(2.0 * m * k * n for m, k, n in shapes.shapes) / LOG_EVERY, shapes.shapes
+
+
+def time_pairs(case: Case, penalty: str, iterations: int, repeats: int) -> dict[str, list[float]]:
+    """Return iterations per second of each side's timed blocks; the sides take turns, after a warm-up block each."""
+    loops = {label: make(case, penalty) for label, make in LOOPS.items()}
+    for run in loops.values():
+        run(max(LOG_EVERY, iterations // 10))
+    rates: dict[str, list[float]] = {label: [] for label in loops}
+    for _ in range(repeats):
+        for label, run in loops.items():
+            start = time.perf_counter()
+            run(iterations)
+            rates[label].append(iterations / (time.perf_counter() - start))
+    return rates
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=200, help="iterations per timed block (default 200)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed blocks per step and case (default 5)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed blocks per side and case (default 5)")
     parser.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES), help="cases to run")
+    parser.add_argument("--penalties", nargs="+", choices=PENALTIES, default=list(PENALTIES), help="with 0-GP, without, or both")
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.repeats} blocks of {args.iterations} iterations")
-    header = f"{'case':<24} {'step':<8} {'it/s min':>9} {'median':>8} {'max':>8} {'ratio':>6} {'MFLOP/it':>9} {'share of matmul':>16}"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.repeats} blocks of {args.iterations} iterations per side")
+    header = (
+        f"{'case':<24} {'penalty':<8} {'step':<8} {'it/s min':>9} {'median':>8} {'max':>8} "
+        f"{'ratio':>6} {'MFLOP/it':>9} {'share of matmul':>16}"
+    )
     for key in args.cases:
         case = CASES[key]
-        print(f"\n{case.name}: batch {case.batch_size}, {case.optimizer}, 0-GP λ = {case.lam:g}")
-        print(f"  same values on one batch: {check_same_losses(case)}")
+        print(f"\n{case.name}: batch {case.batch_size}, {case.optimizer}, λ = {case.lam:g} when penalised")
+        for penalty in args.penalties:
+            print(f"  {penalty}: same values on one batch: {check_same_values(case, penalty)}")
         print(header)
-        authors_median = None
-        for label, make_step in (("authors", AuthorsStep), ("gp_core", GpCoreStep)):
-            rates = time_steps(case, make_step, args.iterations, args.repeats)
-            flops, shapes = count_iteration(case, make_step)
-            median = statistics.median(rates)
-            authors_median = authors_median or median
-            share = flops * median / matmul_rate(shapes)
-            print(
-                f"{case.name:<24} {label:<8} {min(rates):>9.1f} {median:>8.1f} {max(rates):>8.1f} "
-                f"{median / authors_median:>5.2f}× {flops / 1e6:>9.1f} {share:>15.0%}",
-                flush=True,
-            )
+        for penalty in args.penalties:
+            rates = time_pairs(case, penalty, args.iterations, args.repeats)
+            ratios = [g / a for g, a in zip(rates["gp_core"], rates["authors"])]
+            for label, side in rates.items():
+                flops, shapes = count_iteration(case, penalty, label)
+                median = statistics.median(side)
+                ratio = 1.0 if label == "authors" else statistics.median(ratios)
+                share = flops * median / matmul_rate(shapes)
+                print(
+                    f"{case.name:<24} {penalty:<8} {label:<8} {min(side):>9.1f} {median:>8.1f} {max(side):>8.1f} "
+                    f"{ratio:>5.2f}× {flops / 1e6:>9.1f} {share:>15.0%}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

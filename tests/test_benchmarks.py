@@ -20,7 +20,7 @@ def test_seeds_per_minute_prints_every_way():
     assert lines[2].rstrip().endswith("1.00×")
 
 
-def test_penalty_step_checks_values_then_prints_both_steps():
+def test_penalty_step_checks_values_then_prints_both_sides_with_and_without_penalty():
     script = ROOT / "benchmarks" / "penalty_step.py"
     completed = subprocess.run(
         [sys.executable, str(script), "--iterations", "2", "--repeats", "1", "--cases", "gaussians-64"],
@@ -28,7 +28,11 @@ def test_penalty_step_checks_values_then_prints_both_steps():
     )
     assert completed.returncode == 0, completed.stderr
     lines = completed.stdout.splitlines()
-    assert any(line.strip().startswith("same values on one batch: D loss") for line in lines)
-    rows = [line for line in lines if line.startswith("8 Gaussians, width 64 ")]
-    assert [row.split()[4] for row in rows] == ["authors", "gp_core"]
-    assert rows[0].split()[8] == "1.00×"
+    checks = [line.strip() for line in lines if "same values on one batch" in line]
+    assert [line.split(":")[0] for line in checks] == ["0-GP", "none"]
+    assert all(line.endswith("all parameter gradients equal") for line in checks)
+    rows = [line.split() for line in lines if line.startswith("8 Gaussians, width 64 ")]
+    assert [(row[4], row[5]) for row in rows] == [
+        ("0-GP", "authors"), ("0-GP", "gp_core"), ("none", "authors"), ("none", "gp_core")
+    ]
+    assert [row[9] for row in rows[::2]] == ["1.00×", "1.00×"]
