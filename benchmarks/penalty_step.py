@@ -23,18 +23,24 @@ machine hits both. For each case, with the penalty and without, it prints:
 * iterations per second (min, median and max over the blocks);
 * the ratio to the authors' step: the median over the pairs of blocks that
   ran one after the other;
+* with ``--compile``, a third side, ``train_gan(compile=True)``, and its
+  compile time;
 * the FLOPs of one iteration, counted as 2·m·k·n for each matrix product
   that runs, over 10 iterations;
 * the achieved FLOP rate as a share of what the same matrix products reach
   when timed alone in the same run.
 
-Usage: ``python benchmarks/penalty_step.py [--iterations 200] [--repeats 5] [--cases ...] [--penalties ...]``.
+Usage: ``python benchmarks/penalty_step.py [--iterations 200] [--repeats 5] [--cases ...] [--penalties ...] [--compile]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import os
+import shutil
 import statistics
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -149,19 +155,24 @@ def authors_loop(case: Case, penalty: str) -> Callable[[int], None]:
     return run
 
 
-def gp_core_loop(case: Case, penalty: str) -> Callable[[int], None]:
+def gp_core_loop(case: Case, penalty: str, compile: bool = False) -> Callable[[int], None]:
     """Return a function that runs n iterations of ``train_gan``, continuing from the last call's weights."""
     generator_net, discriminator = build(case)
     sample = sampler(case)
 
     def run(iterations: int) -> None:
         config = train_config(case, penalty, iterations)
-        train_gan(generator_net, discriminator, sample, config, case.noise_dim, progress=False)
+        train_gan(generator_net, discriminator, sample, config, case.noise_dim, progress=False, compile=compile)
 
     return run
 
 
-LOOPS = {"authors": authors_loop, "gp_core": gp_core_loop}
+def compiled_loop(case: Case, penalty: str) -> Callable[[int], None]:
+    """``gp_core_loop`` with ``train_gan(compile=True)``."""
+    return gp_core_loop(case, penalty, compile=True)
+
+
+LOOPS = {"authors": authors_loop, "gp_core": gp_core_loop, "compiled": compiled_loop}
 
 
 def check_same_values(case: Case, penalty: str) -> str:
@@ -231,25 +242,34 @@ def matmul_rate(shapes: list[tuple[int, int, int]], seconds: float = 1.0) -> flo
 
 def count_iteration(case: Case, penalty: str, label: str) -> tuple[float, list[tuple[int, int, int]]]:
     """Return the FLOPs of one iteration's matrix products, averaged over LOG_EVERY iterations, and their shapes."""
-    run = LOOPS[label](case, penalty)
+    run = LOOPS["gp_core" if label == "compiled" else label](case, penalty)  # compiled code hides its products
     shapes = _MatmulShapes()
     with shapes:
         run(LOG_EVERY)
     return sum(2.0 * m * k * n for m, k, n in shapes.shapes) / LOG_EVERY, shapes.shapes
 
 
-def time_pairs(case: Case, penalty: str, iterations: int, repeats: int) -> dict[str, list[float]]:
-    """Return iterations per second of each side's timed blocks; the sides take turns, after a warm-up block each."""
-    loops = {label: make(case, penalty) for label, make in LOOPS.items()}
-    for run in loops.values():
-        run(max(LOG_EVERY, iterations // 10))
+def time_pairs(
+    case: Case, penalty: str, iterations: int, repeats: int, labels: list[str]
+) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Time each side's blocks, the sides taking turns after a warm-up block each.
+
+    Returns the iterations per second of every block, and each side's
+    warm-up time in seconds (which holds the compile time of ``compiled``).
+    """
+    loops = {label: LOOPS[label](case, penalty) for label in labels}
+    warm_up: dict[str, float] = {}
+    for label, run in loops.items():
+        start = time.perf_counter()
+        run(LOG_EVERY)
+        warm_up[label] = time.perf_counter() - start
     rates: dict[str, list[float]] = {label: [] for label in loops}
     for _ in range(repeats):
         for label, run in loops.items():
             start = time.perf_counter()
             run(iterations)
             rates[label].append(iterations / (time.perf_counter() - start))
-    return rates
+    return rates, warm_up
 
 
 def main() -> None:
@@ -258,7 +278,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed blocks per side and case (default 5)")
     parser.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES), help="cases to run")
     parser.add_argument("--penalties", nargs="+", choices=PENALTIES, default=list(PENALTIES), help="with 0-GP, without, or both")
+    parser.add_argument("--compile", action="store_true", help="also time train_gan(compile=True) and print its compile time")
     args = parser.parse_args()
+    labels = ["authors", "gp_core"] + (["compiled"] if args.compile else [])
+    if args.compile:
+        # An empty compile cache, so that the compile time printed is that of a first run.
+        cache = tempfile.mkdtemp(prefix="gp-core-inductor-")
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
+        atexit.register(shutil.rmtree, cache, ignore_errors=True)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.repeats} blocks of {args.iterations} iterations per side")
     header = (
         f"{'case':<24} {'penalty':<8} {'step':<8} {'it/s min':>9} {'median':>8} {'max':>8} "
@@ -271,18 +298,20 @@ def main() -> None:
             print(f"  {penalty}: same values on one batch: {check_same_values(case, penalty)}")
         print(header)
         for penalty in args.penalties:
-            rates = time_pairs(case, penalty, args.iterations, args.repeats)
-            ratios = [g / a for g, a in zip(rates["gp_core"], rates["authors"])]
+            rates, warm_up = time_pairs(case, penalty, args.iterations, args.repeats, labels)
             for label, side in rates.items():
                 flops, shapes = count_iteration(case, penalty, label)
                 median = statistics.median(side)
-                ratio = 1.0 if label == "authors" else statistics.median(ratios)
+                ratio = statistics.median(mine / theirs for mine, theirs in zip(side, rates["authors"]))
                 share = flops * median / matmul_rate(shapes)
                 print(
                     f"{case.name:<24} {penalty:<8} {label:<8} {min(side):>9.1f} {median:>8.1f} {max(side):>8.1f} "
                     f"{ratio:>5.2f}× {flops / 1e6:>9.1f} {share:>15.0%}",
                     flush=True,
                 )
+            if "compiled" in warm_up:
+                extra = warm_up["compiled"] - warm_up["gp_core"]
+                print(f"{'':<24} {penalty:<8} compile time: {extra:.1f} s (first {LOG_EVERY} iterations, less gp_core's; empty cache)")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from . import mlp_step
 from .losses import LOSSES, Loss, get_loss
-from .penalties import discriminator_pass, input_gradient, per_sample_norm, validate_penalty
+from .penalties import PENALTIES, discriminator_pass, input_gradient, per_sample_norm, validate_penalty
 
 __all__ = [
     "TrainConfig",
@@ -282,6 +282,31 @@ class _StepStats:
     penalty: torch.Tensor
 
 
+_COMPILED: dict[str, Callable] = {}
+
+
+def _mlp_function(name: str, compile: bool) -> Callable:
+    """Return ``mlp_step``'s function ``name``, or its ``torch.compile`` version if ``compile``."""
+    function = getattr(mlp_step, name)
+    if not compile:
+        return function
+    if name not in _COMPILED:
+        compiled = torch.compile(function, dynamic=False)
+
+        def run(*args: object) -> mlp_step.StepGradients:
+            try:
+                return compiled(*args)
+            except torch._dynamo.exc.TorchDynamoException as error:
+                raise RuntimeError(
+                    f"torch.compile could not compile gp_core's MLP step ({type(error).__name__}: "
+                    f"{str(error).splitlines()[0] if str(error) else ''}). It needs a working C++ compiler "
+                    f"on the CPU. Train with compile=False: the numbers are the same up to float rounding."
+                ) from error
+
+        _COMPILED[name] = run
+    return _COMPILED[name]
+
+
 def discriminator_step(
     discriminator: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -292,6 +317,7 @@ def discriminator_step(
     generator: torch.Generator,
     iteration: int,
     result: TrainResult,
+    compile: bool = False,
 ) -> _StepStats:
     """Take one step on D's loss plus the penalty; raise NonFiniteError on NaN or inf.
 
@@ -299,13 +325,21 @@ def discriminator_step(
     through D in one forward pass, which is exact because D has no batch
     statistics. For the MLPs of ``gp_core.models`` the gradients are written
     out by hand (``gp_core.mlp_step``); any other D goes through
-    ``penalties.discriminator_pass`` and autograd. The check for NaN and inf
-    comes before the update, so D keeps its last finite weights.
+    ``penalties.discriminator_pass`` and autograd. ``compile`` runs the
+    hand-written step through ``torch.compile`` (other models ignore it).
+    The check for NaN and inf comes before the update, so D keeps its last
+    finite weights.
     """
     name = mlp_step.loss_name(loss)
     if name is not None and mlp_step.supported(discriminator):
-        step = mlp_step.discriminator_gradients(
-            discriminator, x_real, x_fake, name, config.penalty, config.lam, config.gradient_of, generator
+        alpha = None
+        spec = PENALTIES[config.penalty]
+        if compile and spec is not None and spec.at_interpolates:
+            # Drawn here as penalties._points draws it, since a compiled function cannot take the generator.
+            alpha = torch.rand(x_real.shape[0], generator=generator).to(x_real.device, x_real.dtype)
+        step = _mlp_function("discriminator_gradients", compile)(
+            discriminator, x_real, x_fake, name, config.penalty, config.lam, config.gradient_of,
+            None if compile else generator, alpha,
         )
         loss_d, penalty = step.loss, step.penalty
         mlp_step.assign(discriminator, step.grads)
@@ -338,15 +372,17 @@ def generator_step(
     loss: Loss,
     iteration: int,
     result: TrainResult,
+    compile: bool = False,
 ) -> torch.Tensor:
     """Take one step on G's loss; D's parameters get no gradient. Returns the detached loss.
 
     Two MLPs of ``gp_core.models`` take the hand-written gradients of
-    ``gp_core.mlp_step``; other models go through autograd.
+    ``gp_core.mlp_step``, through ``torch.compile`` if ``compile``; other
+    models go through autograd.
     """
     name = mlp_step.loss_name(loss)
     if name is not None and mlp_step.supported(generator_net) and mlp_step.supported(discriminator):
-        step = mlp_step.generator_gradients(generator_net, discriminator, z, name)
+        step = _mlp_function("generator_gradients", compile)(generator_net, discriminator, z, name)
         loss_g = step.loss
         mlp_step.assign(generator_net, step.grads)
     else:
@@ -428,6 +464,7 @@ def train_gan(
     noise_dim: int,
     progress: bool = True,
     description: str = "GAN",
+    compile: bool = False,
 ) -> TrainResult:
     """Train G and D from their current weights; return the history, snapshots and models.
 
@@ -439,10 +476,16 @@ def train_gan(
         noise_dim: size of z ~ N(0, I).
         progress: show a tqdm progress bar.
         description: label of the progress bar.
+        compile: run the hand-written step of two ``gp_core.models`` MLPs
+            through ``torch.compile``. The first iteration then takes about
+            10–20 s on 2 CPU cores (less with torch's compile cache warm), and
+            a new λ, shape or penalty compiles again; it pays for long runs only
+            (see the benchmark page). Other models ignore it.
 
     Raises:
         NonFiniteError: a loss or gradient became NaN or infinite. Its
             ``result`` contains everything computed until then.
+        RuntimeError: ``compile`` is set and torch.compile failed.
     """
     device = resolve_device(config.device)
     generator_net.to(device).train()
@@ -472,9 +515,11 @@ def train_gan(
                 x_real = sample_real(batch, rng).to(device)
                 x_fake = sample_fake(draw_noise())
                 stats = discriminator_step(
-                    discriminator, opt_d, x_real, x_fake, loss, config, rng, iteration, result
+                    discriminator, opt_d, x_real, x_fake, loss, config, rng, iteration, result, compile
                 )
-            loss_g = generator_step(generator_net, discriminator, opt_g, draw_noise(), loss, iteration, result)
+            loss_g = generator_step(
+                generator_net, discriminator, opt_g, draw_noise(), loss, iteration, result, compile
+            )
             _finish_iteration(result, iteration, start, discriminator, generator_net, x_real, x_fake, stats, loss_g)
             bar.update(1)
     return result
@@ -487,12 +532,14 @@ def train_discriminator(
     config: TrainConfig,
     progress: bool = True,
     description: str = "D",
+    compile: bool = False,
 ) -> TrainResult:
     """Train D alone to separate two fixed sample sets, with the GAN trainer's D step.
 
     Each iteration takes one minibatch of ``config.batch_size`` points from
     each set; a set is reshuffled after every full pass through it.
     ``config.iterations`` counts D steps, and ``d_steps`` and ``lr_g`` are not used.
+    ``compile`` is as for ``train_gan``.
 
     Raises:
         NonFiniteError: as for ``train_gan``.
@@ -520,7 +567,7 @@ def train_discriminator(
         for iteration in range(1, config.iterations + 1):
             batch_real, batch_fake = next(real_batches), next(fake_batches)
             stats = discriminator_step(
-                discriminator, opt_d, batch_real, batch_fake, loss, config, rng, iteration, result
+                discriminator, opt_d, batch_real, batch_fake, loss, config, rng, iteration, result, compile
             )
             _finish_iteration(result, iteration, start, discriminator, None, batch_real, batch_fake, stats, None)
             bar.update(1)

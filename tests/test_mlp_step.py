@@ -5,6 +5,7 @@ import itertools
 import pytest
 import torch
 
+import gp_core.train as train_module
 from gp_core import data, mlp_step
 from gp_core.losses import get_loss
 from gp_core.models import MLP, MLPConfig, make_discriminator, make_generator
@@ -170,3 +171,28 @@ def test_plain_sgd_update_equals_torch_sgd_bit_for_bit():
     optimizers[1].step()
     for mine, theirs in zip(first.parameters(), second.parameters()):
         assert torch.equal(mine, theirs)
+
+
+def small_run(compile: bool):
+    config = TrainConfig(penalty="0-GP", lam=10.0, batch_size=16, iterations=6, log_every=2, seed=1)
+    with seeded(0):
+        generator_net, discriminator = make_generator(2, 2, 8, 1), make_discriminator(2, 8, 1)
+    return train_gan(generator_net, discriminator, data.eight_gaussians, config, 2, progress=False, compile=compile)
+
+
+def test_compiled_step_follows_the_eager_one():
+    compiled, eager = small_run(True), small_run(False)
+    for key, values in eager.history.items():
+        torch.testing.assert_close(torch.tensor(compiled.history[key]), torch.tensor(values), rtol=1e-4, atol=1e-5)
+
+
+def test_compile_failure_names_the_switch(monkeypatch):
+    def broken_compile(function, **kwargs):
+        def run(*args):
+            raise torch._dynamo.exc.TorchDynamoException("no C++ compiler")
+        return run
+
+    monkeypatch.setattr(train_module, "_COMPILED", {})
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    with pytest.raises(RuntimeError, match="Train with compile=False"):
+        small_run(True)
