@@ -206,8 +206,8 @@ def check_same_values(case: Case, penalty: str) -> str:
         torch.testing.assert_close(
             b.detach(), a.detach(), rtol=1e-4, atol=1e-6, msg=lambda m, n=name: f"{n} differs: {m}"
         )
-    shown = ("D loss", "penalty", "G loss") if penalty != "none" else ("D loss", "G loss")
-    return ", ".join(f"{name} {pairs[name][0].item():.5f}" for name in shown) + ", all parameter gradients equal"
+    printed = ("D loss", "penalty", "G loss") if penalty != "none" else ("D loss", "G loss")
+    return ", ".join(f"{name} {pairs[name][0].item():.5f}" for name in printed) + ", all parameter gradients equal"
 
 
 class _MatmulShapes(TorchDispatchMode):

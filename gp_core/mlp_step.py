@@ -27,7 +27,7 @@ A ReLU's φ' is a 0/1 mask with no derivative. A tanh's φ' = 1 − hₗ² adds
 for ``"probability"``. These ∂f and ∂hₗ terms join the loss's own ∂f in
 one ordinary backward pass through the forward pass.
 
-``supported`` says which modules qualify. ``gp_core.train`` uses this module
+``supported`` checks which modules qualify. ``gp_core.train`` uses this module
 for them and autograd for every other model; tests/test_mlp_step.py checks
 every loss, penalty, ``gradient_of`` and activation against autograd.
 """
@@ -173,7 +173,6 @@ def _loss_terms(name: str, d_real: torch.Tensor, d_fake: torch.Tensor) -> tuple[
     return loss, torch.full_like(d_real, -1.0 / n_real), torch.full_like(d_fake, 1.0 / n_fake)
 
 
-@torch.no_grad()
 def discriminator_gradients(
     discriminator: MLP,
     x_real: torch.Tensor,
@@ -191,6 +190,23 @@ def discriminator_gradients(
     and ``losses.get_loss``; α is drawn from ``generator`` in the same way.
     ``discriminator`` must pass ``supported``.
     """
+    with torch.no_grad():
+        return _discriminator_gradients(
+            discriminator, x_real, x_fake, loss, penalty, lam, gradient_of, generator, alpha
+        )
+
+
+def _discriminator_gradients(
+    discriminator: MLP,
+    x_real: torch.Tensor,
+    x_fake: torch.Tensor,
+    loss: str,
+    penalty: str,
+    lam: float,
+    gradient_of: str = "probability",
+    generator: torch.Generator | None = None,
+    alpha: torch.Tensor | None = None,
+) -> StepGradients:
     validate_penalty(penalty, lam, gradient_of)
     weights, biases, relu = _layers(discriminator)
     spec = PENALTIES[penalty]
@@ -272,12 +288,16 @@ def discriminator_gradients(
     return StepGradients(loss_d, penalty_value, grads)
 
 
-@torch.no_grad()
 def generator_gradients(generator_net: MLP, discriminator: MLP, z: torch.Tensor, loss: str) -> StepGradients:
     """Return G's loss and its gradient with respect to G's parameters; D's parameters get none.
 
     Both networks must pass ``supported``.
     """
+    with torch.no_grad():
+        return _generator_gradients(generator_net, discriminator, z, loss)
+
+
+def _generator_gradients(generator_net: MLP, discriminator: MLP, z: torch.Tensor, loss: str) -> StepGradients:
     g_weights, g_biases, g_relu = _layers(generator_net)
     d_weights, d_biases, d_relu = _layers(discriminator)
     x, g_hidden = _forward(g_weights, g_biases, g_relu, z)

@@ -208,7 +208,7 @@ def _mlp_input_gradient(
     input, so that the result is an ordinary differentiable function of the
     weights: the penalty's parameter gradient then needs one backward pass,
     with no double backward through autograd's own graph. A ReLU's derivative
-    is a fixed 0/1 mask, so no gradient flows into the mask; a tanh's
+    is a fixed 0/1 mask, so no gradient flows into the mask. A tanh's
     derivative 1 − h² is differentiated like any other term.
     """
     layers = list(mlp)

@@ -287,6 +287,9 @@ _COMPILED: dict[str, Callable] = {}
 
 def _mlp_function(name: str, compile: bool) -> Callable:
     """Return ``mlp_step``'s function ``name``, or its ``torch.compile`` version if ``compile``."""
+    # NOTE: torch.compile keeps 8 versions of a function by default (torch._dynamo.config.recompile_limit).
+    # Each new λ, penalty, loss or shape in one process compiles a version, and past the limit torch
+    # warns and runs the function eagerly, which gives the same numbers at the eager speed.
     function = getattr(mlp_step, name)
     if not compile:
         return function
