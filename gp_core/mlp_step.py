@@ -38,10 +38,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from .losses import LOSSES, Loss
-from .models import MLP
+from .models import MLP, is_plain_mlp
 from .penalties import PENALTIES, _points, validate_penalty
 
 __all__ = ["StepGradients", "supported", "loss_name", "discriminator_gradients", "generator_gradients", "assign", "sample", "input_gradient"]
@@ -62,11 +61,12 @@ class StepGradients:
     grads: list[torch.Tensor]
 
 
-def supported(module: object) -> bool:
-    """True for a ``models.MLP`` whose layers are unmodified Linear, ReLU and Tanh modules without hooks."""
-    if type(module) is not MLP or module._forward_hooks or module._forward_pre_hooks:
-        return False
-    return all(type(layer) in (nn.Linear, nn.ReLU, nn.Tanh) and not layer._forward_hooks for layer in module)
+def supported(module: object, scalar_output: bool = False) -> bool:
+    """Return True if this module's functions can take ``module``: see ``models.is_plain_mlp``.
+
+    Pass ``scalar_output=True`` for a discriminator.
+    """
+    return is_plain_mlp(module, scalar_output)
 
 
 def loss_name(loss: Loss) -> str | None:
@@ -86,7 +86,7 @@ def assign(mlp: MLP, grads: list[torch.Tensor]) -> None:
 
 @torch.no_grad()
 def input_gradient(mlp: MLP, x: torch.Tensor, gradient_of: str = "probability") -> torch.Tensor:
-    """Return ∇ₓD at every row of ``x``, without a graph; equals ``penalties.input_gradient``."""
+    """Return ∇ₓD at every row of ``x`` without a graph, as ``penalties.input_gradient`` does."""
     weights, biases, relu = _layers(mlp)
     logits, hidden = _forward(weights, biases, relu, x)
     if gradient_of == "probability":
@@ -187,8 +187,8 @@ def discriminator_gradients(
     """Return D's loss, the penalty and the gradient of their sum for one batch.
 
     The arguments mean what they mean for ``penalties.discriminator_pass``
-    and ``losses.get_loss``; α is drawn from ``generator`` in the same way.
-    ``discriminator`` must pass ``supported``.
+    and ``losses.get_loss``, and α is drawn from ``generator`` in the same
+    way. ``discriminator`` must pass ``supported(..., scalar_output=True)``.
     """
     with torch.no_grad():
         return _discriminator_gradients(
@@ -218,7 +218,7 @@ def _discriminator_gradients(
         return StepGradients(loss_d, x_real.new_zeros(()), grads)
 
     points = _points(spec, x_real, x_fake, generator, alpha)
-    rows = slice(2 * n, None) if spec.at_interpolates else slice(0, n)
+    rows = slice(n + n_fake, None) if spec.at_interpolates else slice(0, n)
     batch = [x_real, x_fake, points] if spec.at_interpolates else [x_real, x_fake]
     logits, hidden = _forward(weights, biases, relu, torch.cat(batch))
     loss_d, grad_real, grad_fake = _loss_terms(loss, logits[:n], logits[n : n + n_fake])
@@ -289,9 +289,9 @@ def _discriminator_gradients(
 
 
 def generator_gradients(generator_net: MLP, discriminator: MLP, z: torch.Tensor, loss: str) -> StepGradients:
-    """Return G's loss and its gradient with respect to G's parameters; D's parameters get none.
+    """Return G's loss and its gradient with respect to G's parameters. D's parameters get none.
 
-    Both networks must pass ``supported``.
+    Both networks must pass ``supported``, D with ``scalar_output=True``.
     """
     with torch.no_grad():
         return _generator_gradients(generator_net, discriminator, z, loss)

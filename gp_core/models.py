@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ["MLPConfig", "MLP", "make_generator", "make_discriminator", "ACTIVATIONS"]
+__all__ = ["MLPConfig", "MLP", "make_generator", "make_discriminator", "is_plain_mlp", "ACTIVATIONS"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -75,3 +75,40 @@ def make_discriminator(
 ) -> MLP:
     """Build D: samples of shape ``(batch, data_dim)`` to logits of shape ``(batch, 1)``."""
     return MLP(MLPConfig(data_dim, 1, width, depth, activation))
+
+
+def is_plain_mlp(module: object, scalar_output: bool = False) -> bool:
+    """Return True if ``module`` is an ``MLP`` whose forward pass is exactly its layers' arithmetic.
+
+    Code that writes out an MLP's gradients by hand (``gp_core.mlp_step``
+    and the input gradient of ``gp_core.penalties``) checks this first and
+    uses autograd for any other module. The check rejects:
+
+    * subclasses of MLP, which may override ``forward``;
+    * forward hooks and pre-hooks on the model or a layer, which
+      ``spectral_norm`` and ``weight_norm`` add;
+    * layers other than Linear and the configured activation, and Linear
+      layers whose parameters are not exactly ``weight`` and ``bias``;
+    * frozen parameters (``requires_grad=False``), which must get no gradient;
+    * with ``scalar_output``, more than one output, as a discriminator has one.
+    """
+    if type(module) is not MLP or module._forward_hooks or module._forward_pre_hooks:
+        return False
+    if scalar_output and module.config.out_features != 1:
+        return False
+    layers = list(module)
+    if len(layers) % 2 == 0:
+        return False
+    activation = ACTIVATIONS[module.config.activation]
+    for position, layer in enumerate(layers):
+        if type(layer) is not (nn.Linear if position % 2 == 0 else activation):
+            return False
+        if layer._forward_hooks or layer._forward_pre_hooks:
+            return False
+        if position % 2 == 0:
+            parameters = layer._parameters
+            if parameters.keys() != {"weight", "bias"} or not all(
+                parameter is not None and parameter.requires_grad for parameter in parameters.values()
+            ):
+                return False
+    return True

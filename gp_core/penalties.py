@@ -35,7 +35,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .models import MLP
+from .models import MLP, is_plain_mlp
 
 __all__ = [
     "PENALTIES",
@@ -180,15 +180,6 @@ def centered_square(squared_norm: torch.Tensor, center: float | torch.Tensor) ->
     return torch.where(center == 0, squared_norm, (norm - center).pow(2))
 
 
-def _is_plain_mlp(discriminator: object) -> bool:
-    """True for a ``models.MLP`` with a scalar output whose layers are unmodified Linear, ReLU and Tanh modules."""
-    if type(discriminator) is not MLP or discriminator.config.out_features != 1:
-        return False
-    if discriminator._forward_hooks or discriminator._forward_pre_hooks:
-        return False
-    return all(type(layer) in (nn.Linear, nn.ReLU, nn.Tanh) and not layer._forward_hooks for layer in discriminator)
-
-
 def _mlp_forward(mlp: MLP, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Return an MLP's logits and the output of each hidden layer."""
     layers = list(mlp)
@@ -276,7 +267,7 @@ def gradient_penalty(
     if spec is None:
         return PenaltyResult(value=x_real.new_zeros(()), squared_norm=None)
     points = _points(spec, x_real, x_fake, generator, alpha)
-    if _is_plain_mlp(discriminator):
+    if is_plain_mlp(discriminator, scalar_output=True):
         with torch.enable_grad():
             logits, hidden = _mlp_forward(discriminator, points)
             grad = _mlp_input_gradient(discriminator, logits, hidden, gradient_of)
@@ -313,9 +304,9 @@ def discriminator_pass(
         d_real, d_fake = discriminator(torch.cat([x_real, x_fake])).split([n, x_fake.shape[0]])
         return DiscriminatorPass(d_real, d_fake, PenaltyResult(value=x_real.new_zeros(()), squared_norm=None))
     points = _points(spec, x_real, x_fake, generator, alpha)
-    rows = slice(2 * n, None) if spec.at_interpolates else slice(0, n)
+    rows = slice(n + x_fake.shape[0], None) if spec.at_interpolates else slice(0, n)
     with torch.enable_grad():
-        if _is_plain_mlp(discriminator):
+        if is_plain_mlp(discriminator, scalar_output=True):
             batch = [x_real, x_fake, points] if spec.at_interpolates else [x_real, x_fake]
             logits, hidden = _mlp_forward(discriminator, torch.cat(batch))
             grad = _mlp_input_gradient(discriminator, logits[rows], [h[rows] for h in hidden], gradient_of)

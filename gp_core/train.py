@@ -12,6 +12,7 @@ import copy
 import dataclasses
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -228,8 +229,8 @@ class NonFiniteError(RuntimeError):
 def make_optimizer(parameters: Iterator[nn.Parameter], config: TrainConfig, lr: float) -> torch.optim.Optimizer:
     """Build the optimizer named in ``config`` with learning rate ``lr``.
 
-    Adam uses torch's fused kernel, one pass over each parameter instead of
-    about ten elementwise operations; its update rule is the same.
+    Adam uses torch's fused kernel, which makes one pass over each parameter
+    instead of about ten elementwise operations, with the same update rule.
     """
     if config.optimizer == "adam":
         return torch.optim.Adam(parameters, lr=lr, betas=(config.beta1, config.beta2), fused=True)
@@ -249,9 +250,12 @@ def _total_grad_norm(optimizer: torch.optim.Optimizer) -> torch.Tensor:
 
 
 def _update(optimizer: torch.optim.Optimizer) -> None:
-    """Take the optimizer's step. Plain SGD is applied as p ← p − lr·g directly, the same arithmetic
-    as ``torch.optim.SGD.step`` without its per-call bookkeeping, which costs as much as the update
-    for the small MLPs."""
+    """Take the optimizer's step.
+
+    Plain SGD is applied as p ← p − lr·g directly. That is the arithmetic of
+    ``torch.optim.SGD.step`` without its per-call bookkeeping, which costs as
+    much as the update itself for the small MLPs.
+    """
     if type(optimizer) is torch.optim.SGD and all(
         group["momentum"] == 0 and group["weight_decay"] == 0 and not group["maximize"]
         for group in optimizer.param_groups
@@ -300,14 +304,23 @@ def _mlp_function(name: str, compile: bool) -> Callable:
             try:
                 return compiled(*args)
             except torch._dynamo.exc.TorchDynamoException as error:
+                first_line = str(error).splitlines()[0] if str(error) else ""
                 raise RuntimeError(
-                    f"torch.compile could not compile gp_core's MLP step ({type(error).__name__}: "
-                    f"{str(error).splitlines()[0] if str(error) else ''}). It needs a working C++ compiler "
-                    f"on the CPU. Train with compile=False: the numbers are the same up to float rounding."
+                    f"torch.compile failed on gp_core's MLP step ({type(error).__name__}: {first_line}). "
+                    f"It needs a working C++ compiler on the CPU and Triton on CUDA. Train with "
+                    f"compile=False, which gives the same numbers up to float rounding."
                 ) from error
 
         _COMPILED[name] = run
     return _COMPILED[name]
+
+
+def _warn_not_compiled() -> None:
+    warnings.warn(
+        "compile=True applies only to two plain gp_core.models MLPs (see gp_core.models.is_plain_mlp); "
+        "these models train through autograd without torch.compile",
+        stacklevel=3,
+    )
 
 
 def discriminator_step(
@@ -334,7 +347,7 @@ def discriminator_step(
     finite weights.
     """
     name = mlp_step.loss_name(loss)
-    if name is not None and mlp_step.supported(discriminator):
+    if name is not None and mlp_step.supported(discriminator, scalar_output=True):
         alpha = None
         spec = PENALTIES[config.penalty]
         if compile and spec is not None and spec.at_interpolates:
@@ -377,14 +390,15 @@ def generator_step(
     result: TrainResult,
     compile: bool = False,
 ) -> torch.Tensor:
-    """Take one step on G's loss; D's parameters get no gradient. Returns the detached loss.
+    """Take one step on G's loss and return the detached loss. D's parameters get no gradient.
 
     Two MLPs of ``gp_core.models`` take the hand-written gradients of
     ``gp_core.mlp_step``, through ``torch.compile`` if ``compile``; other
     models go through autograd.
     """
     name = mlp_step.loss_name(loss)
-    if name is not None and mlp_step.supported(generator_net) and mlp_step.supported(discriminator):
+    hand_written = mlp_step.supported(generator_net) and mlp_step.supported(discriminator, scalar_output=True)
+    if name is not None and hand_written:
         step = _mlp_function("generator_gradients", compile)(generator_net, discriminator, z, name)
         loss_g = step.loss
         mlp_step.assign(generator_net, step.grads)
@@ -404,7 +418,7 @@ def generator_step(
 
 
 def _mean_input_grad_norm(discriminator: nn.Module, points: torch.Tensor, gradient_of: str) -> float:
-    if mlp_step.supported(discriminator):
+    if mlp_step.supported(discriminator, scalar_output=True):
         grad = mlp_step.input_gradient(discriminator, points, gradient_of)
     else:
         grad = input_gradient(discriminator, points, gradient_of, create_graph=False)
@@ -480,10 +494,11 @@ def train_gan(
         progress: show a tqdm progress bar.
         description: label of the progress bar.
         compile: run the hand-written step of two ``gp_core.models`` MLPs
-            through ``torch.compile``. The first iteration then takes about
-            10–20 s on 2 CPU cores (less with torch's compile cache warm), and
-            a new λ, shape or penalty compiles again; it pays for long runs only
-            (see the benchmark page). Other models ignore it.
+            through ``torch.compile``. The first iteration then took 17–18 s
+            on 2 CPU cores with an empty compile cache, and a new λ, shape or
+            penalty compiles again. It pays off only for runs of several
+            minutes (see the book's benchmark page). With other models it
+            warns and trains without compiling.
 
     Raises:
         NonFiniteError: a loss or gradient became NaN or infinite. Its
@@ -493,6 +508,9 @@ def train_gan(
     device = resolve_device(config.device)
     generator_net.to(device).train()
     discriminator.to(device).train()
+    hand_written = mlp_step.supported(generator_net) and mlp_step.supported(discriminator, scalar_output=True)
+    if compile and not hand_written:
+        _warn_not_compiled()
     loss = get_loss(config.loss)
     opt_d = make_optimizer(discriminator.parameters(), config, config.lr_d)
     opt_g = make_optimizer(generator_net.parameters(), config, config.lr_g)
@@ -556,6 +574,8 @@ def train_discriminator(
         )
     device = resolve_device(config.device)
     discriminator.to(device).train()
+    if compile and not mlp_step.supported(discriminator, scalar_output=True):
+        _warn_not_compiled()
     loss = get_loss(config.loss)
     opt_d = make_optimizer(discriminator.parameters(), config, config.lr_d)
     rng = torch.Generator().manual_seed(config.seed)
