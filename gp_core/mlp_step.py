@@ -173,7 +173,7 @@ def _loss_terms(name: str, d_real: torch.Tensor, d_fake: torch.Tensor) -> tuple[
     return loss, torch.full_like(d_real, -1.0 / n_real), torch.full_like(d_fake, 1.0 / n_fake)
 
 
-def discriminator_gradients(
+def _discriminator_gradients(
     discriminator: MLP,
     x_real: torch.Tensor,
     x_fake: torch.Tensor,
@@ -190,23 +190,6 @@ def discriminator_gradients(
     and ``losses.get_loss``, and α is drawn from ``generator`` in the same
     way. ``discriminator`` must pass ``supported(..., scalar_output=True)``.
     """
-    with torch.no_grad():
-        return _discriminator_gradients(
-            discriminator, x_real, x_fake, loss, penalty, lam, gradient_of, generator, alpha
-        )
-
-
-def _discriminator_gradients(
-    discriminator: MLP,
-    x_real: torch.Tensor,
-    x_fake: torch.Tensor,
-    loss: str,
-    penalty: str,
-    lam: float,
-    gradient_of: str = "probability",
-    generator: torch.Generator | None = None,
-    alpha: torch.Tensor | None = None,
-) -> StepGradients:
     validate_penalty(penalty, lam, gradient_of)
     weights, biases, relu = _layers(discriminator)
     spec = PENALTIES[penalty]
@@ -288,16 +271,11 @@ def _discriminator_gradients(
     return StepGradients(loss_d, penalty_value, grads)
 
 
-def generator_gradients(generator_net: MLP, discriminator: MLP, z: torch.Tensor, loss: str) -> StepGradients:
+def _generator_gradients(generator_net: MLP, discriminator: MLP, z: torch.Tensor, loss: str) -> StepGradients:
     """Return G's loss and its gradient with respect to G's parameters. D's parameters get none.
 
     Both networks must pass ``supported``, D with ``scalar_output=True``.
     """
-    with torch.no_grad():
-        return _generator_gradients(generator_net, discriminator, z, loss)
-
-
-def _generator_gradients(generator_net: MLP, discriminator: MLP, z: torch.Tensor, loss: str) -> StepGradients:
     g_weights, g_biases, g_relu = _layers(generator_net)
     d_weights, d_biases, d_relu = _layers(discriminator)
     x, g_hidden = _forward(g_weights, g_biases, g_relu, z)
@@ -312,3 +290,13 @@ def _generator_gradients(generator_net: MLP, discriminator: MLP, z: torch.Tensor
     _, grad_x = _backward(d_weights, d_relu, d_hidden, grad_f, parameters=False)
     grads, _ = _backward(g_weights, g_relu, g_hidden, grad_x)
     return StepGradients(loss_g, z.new_zeros(()), grads)
+
+
+# The public versions run without a graph. gp_core.train compiles the private
+# functions instead: torch.compile caches compiled versions per code object,
+# and every function wrapped by torch.no_grad() runs through the same wrapper
+# code, so the two would share one cache and its limit of 8 versions.
+discriminator_gradients = torch.no_grad()(_discriminator_gradients)
+generator_gradients = torch.no_grad()(_generator_gradients)
+discriminator_gradients.__name__ = discriminator_gradients.__qualname__ = "discriminator_gradients"
+generator_gradients.__name__ = generator_gradients.__qualname__ = "generator_gradients"

@@ -294,15 +294,15 @@ def _mlp_function(name: str, compile: bool) -> Callable:
     # NOTE: torch.compile keeps 8 versions of a function by default (torch._dynamo.config.recompile_limit).
     # Each new λ, penalty, loss or shape in one process compiles a version, and past the limit torch
     # warns and runs the function eagerly, which gives the same numbers at the eager speed.
-    function = getattr(mlp_step, name)
     if not compile:
-        return function
+        return getattr(mlp_step, name)
     if name not in _COMPILED:
-        compiled = torch.compile(function, dynamic=False)
+        compiled = torch.compile(getattr(mlp_step, f"_{name}"), dynamic=False)
 
         def run(*args: object) -> mlp_step.StepGradients:
             try:
-                return compiled(*args)
+                with torch.no_grad():
+                    return compiled(*args)
             except torch._dynamo.exc.TorchDynamoException as error:
                 first_line = str(error).splitlines()[0] if str(error) else ""
                 raise RuntimeError(
