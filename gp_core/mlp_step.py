@@ -43,7 +43,7 @@ from .losses import LOSSES, Loss
 from .models import MLP, is_plain_mlp
 from .penalties import PENALTIES, _points, validate_penalty
 
-__all__ = ["StepGradients", "supported", "loss_name", "discriminator_gradients", "generator_gradients", "assign", "sample", "input_gradient"]
+__all__ = ["StepGradients", "supported", "loss_name", "discriminator_gradients", "generator_gradients", "assign", "sample"]
 
 
 @dataclass(frozen=True)
@@ -82,21 +82,6 @@ def assign(mlp: MLP, grads: list[torch.Tensor]) -> None:
     for layer, weight_grad, bias_grad in zip(list(mlp)[::2], grads[::2], grads[1::2]):
         layer.weight.grad = weight_grad
         layer.bias.grad = bias_grad
-
-
-@torch.no_grad()
-def input_gradient(mlp: MLP, x: torch.Tensor, gradient_of: str = "probability") -> torch.Tensor:
-    """Return ∇ₓD at every row of ``x`` without a graph, as ``penalties.input_gradient`` does."""
-    weights, biases, relu = _layers(mlp)
-    logits, hidden = _forward(weights, biases, relu, x)
-    if gradient_of == "probability":
-        prob = torch.sigmoid(logits)
-        delta = (prob * (1 - prob)) * weights[-1]
-    else:
-        delta = weights[-1].expand(x.shape[0], -1)
-    for weight, h in zip(reversed(weights[:-1]), reversed(hidden[1:])):
-        delta = _activation_grad(delta, h, relu) @ weight
-    return delta
 
 
 @torch.no_grad()

@@ -146,8 +146,13 @@ def input_gradient(
     or ``(batch,)``. Samples do not interact in D, so the gradient of the
     summed outputs is the stack of the per-sample gradients.
     ``create_graph=True`` keeps the graph so the result can be differentiated
-    again with respect to D's parameters.
+    again with respect to D's parameters. Without it, a ``models.MLP`` takes
+    the closed form of ``_mlp_input_gradient`` in place of autograd.
     """
+    if not create_graph and is_plain_mlp(discriminator, scalar_output=True):
+        with torch.no_grad():
+            logits, hidden = _mlp_forward(discriminator, v)
+            return _mlp_input_gradient(discriminator, logits, hidden, gradient_of)
     v = v.detach().requires_grad_(True)
     with torch.enable_grad():
         logits = discriminator(v)

@@ -418,10 +418,7 @@ def generator_step(
 
 
 def _mean_input_grad_norm(discriminator: nn.Module, points: torch.Tensor, gradient_of: str) -> float:
-    if mlp_step.supported(discriminator, scalar_output=True):
-        grad = mlp_step.input_gradient(discriminator, points, gradient_of)
-    else:
-        grad = input_gradient(discriminator, points, gradient_of, create_graph=False)
+    grad = input_gradient(discriminator, points, gradient_of, create_graph=False)
     return per_sample_norm(grad).mean().item()
 
 
