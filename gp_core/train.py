@@ -393,7 +393,7 @@ def generator_step(
     """Take one step on G's loss and return the detached loss. D's parameters get no gradient.
 
     Two MLPs of ``gp_core.models`` take the hand-written gradients of
-    ``gp_core.mlp_step``, through ``torch.compile`` if ``compile``; other
+    ``gp_core.mlp_step``, through ``torch.compile`` if ``compile``. Other
     models go through autograd.
     """
     name = mlp_step.loss_name(loss)
@@ -491,8 +491,8 @@ def train_gan(
         progress: show a tqdm progress bar.
         description: label of the progress bar.
         compile: run the hand-written step of two ``gp_core.models`` MLPs
-            through ``torch.compile``. The first iteration then took 17–18 s
-            on 2 CPU cores with an empty compile cache, and a new λ, shape or
+            through ``torch.compile``. The first iteration then took about
+            17 s on 2 CPU cores with an empty compile cache, and a new λ, shape or
             penalty compiles again. It pays off only for runs of several
             minutes (see the book's benchmark page). With other models it
             warns and trains without compiling.
